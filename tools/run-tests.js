@@ -1,0 +1,27 @@
+// Runs every test/**/*.test.ts with node's test runner (TypeScript through tsx).
+// Node 20's `--test` does not expand globs, so the file list is built here.
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { spawnSync } from "node:child_process";
+
+const root = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..");
+const filters = process.argv.slice(2);
+function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".test.ts") ? [join(dir, e.name)] : [],
+  );
+}
+const files = walk(join(root, "test"))
+  .map((f) => relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(" ")}`);
+  process.exit(1);
+}
+const r = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+  { cwd: root, stdio: "inherit" },
+);
+process.exit(r.status ?? 1);
