@@ -1,0 +1,6 @@
+// The symbolic graph IR: build with the op builders, emit as ONNX.
+export { Graph, Value, attr, type Attr, type Attrs, type Node, type ParamSpec, type ValueKind } from "./graph.js";
+export * from "./dim.js";
+export * as ops from "./ops/index.js";
+export { GraphShapeError } from "./ops/common.js";
+export { emitOnnx, writeOnnx, saveEmitted, OPSET, WeightsError, type EmitOptions, type EmittedModel, type WeightSource } from "./onnx/emit.js";

@@ -1,0 +1,1 @@
+export { Session, SessionInputError, RuntimeUnavailableError, DEVICES, type Device, type SessionOptions, type TensorSpec } from "./session.js";
