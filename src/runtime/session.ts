@@ -11,6 +11,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 
+// The runtime logs failures to stderr before throwing them; callers get them as exceptions worded by us.
+ort.env.logLevel = "fatal";
+
 export type Device = "cpu" | "cuda";
 export const DEVICES: readonly Device[] = ["cpu", "cuda"];
 

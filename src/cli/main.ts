@@ -1,0 +1,54 @@
+// The `vidrd` command line: a thin face over the library (DESIGN.md). Commands are added as the
+// library grows; an unknown command or flag is one clear line and a non-zero exit, never a stack trace.
+
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+const HELP = `vidrd ${pkg.version}: long, smooth videos from text with Reuse and Diffuse (VidRD)
+
+Usage: vidrd <command> [options]
+
+Commands:
+  help             show this help
+
+Options:
+  -h, --help       show this help
+  -v, --version    print the version
+
+The generation, training, data and evaluation commands come with the layers they drive;
+the library API (import from "vidrd") exposes the graph IR, the runtime, tensors, noise and
+safetensors I/O today.
+`;
+
+const COMMANDS = ["help"];
+
+export function main(argv: readonly string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "v" } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    process.stderr.write(`vidrd: ${(e as Error).message}; see vidrd --help\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (values.help || command === undefined || command === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  process.stderr.write(`vidrd: unknown command "${command}"; commands: ${COMMANDS.join(", ")}\n`);
+  return 2;
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,136 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { Graph, ops, emitOnnx, writeOnnx, WeightsError } from "../../src/graph/index.js";
+import { onnxType } from "../../src/graph/onnx/proto.js";
+import { Session } from "../../src/runtime/index.js";
+import { Tensor } from "../../src/tensor/tensor.js";
+
+function linearGraph(): Graph {
+  const g = new Graph("lin");
+  const x = g.input("x", "float32", ["B", 300]);
+  const w = g.param("fc.weight", [400, 300]);
+  const b = g.param("fc.bias", [400], "float32", false);
+  g.param("unused.weight", [7]);
+  ops.exp(x); // a node no output needs
+  g.output("y", ops.linear(x, w, b));
+  return g;
+}
+
+function ramp(n: number, scale: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * scale);
+}
+
+const weights = new Map([
+  ["fc.weight", Tensor.float32(ramp(400 * 300, 0.05), [400, 300])],
+  ["fc.bias", Tensor.float32(ramp(400, 1), [400])],
+]);
+
+function expected(x: Float32Array, batch: number): Float64Array {
+  const w = weights.get("fc.weight")!.data as Float32Array;
+  const b = weights.get("fc.bias")!.data as Float32Array;
+  const out = new Float64Array(batch * 400);
+  for (let n = 0; n < batch; n++)
+    for (let o = 0; o < 400; o++) {
+      let s = b[o]!;
+      for (let i = 0; i < 300; i++) s += x[n * 300 + i]! * w[o * 300 + i]!;
+      out[n * 400 + o] = s;
+    }
+  return out;
+}
+
+function assertNear(got: Float32Array, want: Float64Array): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-4 * (1 + Math.abs(want[i]!)), `index ${i}: ${got[i]} vs ${want[i]}`);
+}
+
+test("emitted ModelProto: opset 17, baked initializers, only live nodes, symbolic input dims", () => {
+  const m = emitOnnx(linearGraph(), { weights });
+  const Model = onnxType("ModelProto");
+  const decoded = Model.toObject(Model.decode(m.bytes), { longs: Number, bytes: Array }) as any;
+  assert.equal(decoded.opsetImport[0].version, 17);
+  assert.equal(decoded.irVersion, 8);
+  const inits = decoded.graph.initializer.map((t: any) => t.name);
+  assert.ok(inits.includes("fc.weight") && inits.includes("fc.bias"));
+  assert.ok(!inits.includes("unused.weight"), "a parameter no output needs is not emitted");
+  assert.ok(!decoded.graph.node.some((n: any) => n.opType === "Exp"), "dead nodes are dropped");
+  assert.deepEqual(decoded.graph.input.map((i: any) => i.name), ["x"]);
+  const dims = decoded.graph.input[0].type.tensorType.shape.dim;
+  assert.equal(dims[0].dimParam, "B");
+  assert.equal(dims[1].dimValue, 300);
+  assert.equal(m.external, null);
+});
+
+test("missing, misshapen and mistyped weights are all reported at once", () => {
+  const bad = new Map([["fc.weight", Tensor.float32(new Float32Array(300 * 400), [300, 400])]]);
+  assert.throws(() => emitOnnx(linearGraph(), { weights: bad }), (e: unknown) => {
+    assert.ok(e instanceof WeightsError);
+    assert.match(e.message, /2 weight problem/);
+    assert.match(e.message, /fc\.weight: expected float32\[400, 300\], got float32\[300, 400\]/);
+    assert.match(e.message, /missing fc\.bias/);
+    return true;
+  });
+});
+
+test("parameters as graph inputs (training): all, or only the trainable ones", async () => {
+  const g = linearGraph();
+  const all = emitOnnx(g, { paramsAsInputs: "all" });
+  assert.deepEqual(all.paramInputs, ["fc.weight", "fc.bias"]);
+  const trainable = emitOnnx(g, { paramsAsInputs: "trainable", weights });
+  assert.deepEqual(trainable.paramInputs, ["fc.weight"]);
+  const s = await Session.fromGraph(g, { paramsAsInputs: "trainable", weights, threads: 1 });
+  const x = ramp(2 * 300, 1);
+  const { y } = await s.run({ x: Tensor.float32(x, [2, 300]), "fc.weight": weights.get("fc.weight")! });
+  assertNear(y!.data as Float32Array, expected(x, 2));
+  await s.release();
+});
+
+test("external data: weights in a side file, loaded from the model path, same results", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vidrd-emit-"));
+  try {
+    const path = join(dir, "lin.onnx");
+    const m = writeOnnx(linearGraph(), path, { weights, externalData: "always" });
+    assert.ok(m.external);
+    assert.equal(m.external.fileName, "lin.onnx.data");
+    // the big weight is outside the ModelProto; the small bias (1.6 KB) is too
+    assert.ok(statSync(path).size < 10_000, `model file is ${statSync(path).size} bytes`);
+    assert.ok(statSync(join(dir, "lin.onnx.data")).size >= 400 * 300 * 4);
+    assert.deepEqual(readdirSync(dir).sort(), ["lin.onnx", "lin.onnx.data"], "no temporary files left");
+    const s = await Session.fromFile(path, { threads: 1 });
+    assert.deepEqual(s.inputs.map((i) => [i.name, i.dtype, i.shape]), [["x", "float32", ["B", 300]]]);
+    const x = ramp(3 * 300, 1);
+    const { y } = await s.run({ x: Tensor.float32(x, [3, 300]) });
+    assertNear(y!.data as Float32Array, expected(x, 3));
+    await s.release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("auto external data past the threshold also works through fromGraph (temporary model dir removed)", async () => {
+  const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith("vidrd-model-")));
+  const s = await Session.fromGraph(linearGraph(), { weights, externalThreshold: 1000, threads: 1 });
+  const x = ramp(300, 1);
+  const { y } = await s.run({ x: Tensor.float32(x, [1, 300]) });
+  assertNear(y!.data as Float32Array, expected(x, 1));
+  await s.release();
+  const after = readdirSync(tmpdir()).filter((f) => f.startsWith("vidrd-model-") && !before.has(f));
+  assert.deepEqual(after, []);
+});
+
+test("an output that is a graph input or is named twice goes through Identity", async () => {
+  const g = new Graph("id");
+  const x = g.input("x", "float32", [2]);
+  const y = ops.mul(x, 3);
+  g.output("same", x);
+  g.output("a", y);
+  g.output("b", y);
+  const s = await Session.fromGraph(g, { threads: 1 });
+  const r = await s.run({ x: Tensor.float32([1, 2]) });
+  assert.deepEqual([...r.same!.data], [1, 2]);
+  assert.deepEqual([...r.a!.data], [3, 6]);
+  assert.deepEqual([...r.b!.data], [3, 6]);
+  await s.release();
+});
