@@ -17,4 +17,4 @@ export {
 } from "./safetensors-writer.js";
 export { ReplayNoise, RecordingNoise, ReplayNoiseError } from "./replay-noise.js";
 export { compareNatural } from "./natural-order.js";
-export { writeFileAtomic } from "./atomic-file.js";
+export { writeFileAtomic, writeAll } from "./atomic-file.js";

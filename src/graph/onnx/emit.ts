@@ -2,9 +2,9 @@
 // 2x faster than feeding them) or graph inputs (training). Weights past protobuf's 2 GB message limit go
 // to an external data file next to the model (ONNX external data: location, offset, length).
 
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { endianness } from "node:os";
+import { writeAll, writeFileAtomic } from "../../io/atomic-file.js";
 import { type DType, Tensor, sameShape } from "../../tensor/tensor.js";
 import type { Dim } from "../dim.js";
 import type { Attr, Graph, Node, Value } from "../graph.js";
@@ -173,39 +173,20 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): EmittedModel {
   return { bytes, external: external ? { fileName, chunks, totalBytes: offset } : null, paramInputs: paramInputs.map((v) => v.name) };
 }
 
-/** writeSync may write less than asked for large buffers; loop until all of `data` is at `position`. */
-function writeFully(fd: number, data: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < data.byteLength) {
-    const chunk = Math.min(data.byteLength - done, 1 << 30);
-    done += writeSync(fd, data, done, chunk, position + done);
-  }
-}
-
-function writeAtomic(path: string, write: (fd: number) => void): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, "w");
-  try {
-    write(fd);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-}
-
 /** Writes an emitted model to `path`, and its external data beside it, each file atomically. */
 export function saveEmitted(emitted: EmittedModel, path: string): void {
   const ext = emitted.external;
   if (ext) {
-    writeAtomic(join(dirname(path), ext.fileName), (fd) => {
-      for (const c of ext.chunks) writeFully(fd, c.data, c.offset);
+    writeFileAtomic(join(dirname(path), ext.fileName), (fd) => {
+      let at = 0;
+      for (const c of ext.chunks) {
+        if (c.offset > at) writeAll(fd, new Uint8Array(c.offset - at)); // alignment padding
+        writeAll(fd, c.data);
+        at = c.offset + c.data.byteLength;
+      }
     });
   }
-  writeAtomic(path, (fd) => writeFully(fd, emitted.bytes, 0));
+  writeFileAtomic(path, (fd) => writeAll(fd, emitted.bytes));
 }
 
 /** Emits `graph` and writes it to `path` (external data, when used, named after the model file). */

@@ -1,0 +1,5 @@
+// The public library API of vidrd. The CLI and the server call only what is exported here.
+export * from "./tensor/index.js";
+export * from "./io/index.js";
+export * from "./graph/index.js";
+export * from "./runtime/index.js";
