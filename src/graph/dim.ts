@@ -45,6 +45,11 @@ function format(m: Monomial): Dim {
   if (Number.isInteger(m.coef)) return `${m.coef}*${sym}`;
   const inv = 1 / m.coef;
   if (Number.isInteger(inv)) return `${sym}/${inv}`;
+  // a fraction num/den with a small power-of-two denominator, as halving channels or sizes gives
+  for (let den = 2; den <= 1 << 20; den *= 2) {
+    const num = m.coef * den;
+    if (Number.isInteger(num)) return `${num}*${sym}/${den}`;
+  }
   return `(${m.coef}*${sym})`;
 }
 
@@ -95,6 +100,8 @@ export function dimDiv(a: Dim, b: Dim): Dim {
 
 export function dimAdd(a: Dim, b: Dim): Dim {
   if (typeof a === "number" && typeof b === "number") return a + b;
+  if (a === 0) return canonical(b);
+  if (b === 0) return canonical(a);
   const ma = parse(a);
   const mb = parse(b);
   if (ma && mb && ma.factors.join("*") === mb.factors.join("*")) {

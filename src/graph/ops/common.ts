@@ -1,6 +1,7 @@
 // Helpers shared by the op builders: operand coercion, broadcasting and shape errors.
 
 import { Tensor, type DType } from "../../tensor/tensor.js";
+import { float16Bits } from "../../tensor/float16.js";
 import { type Dim, dimEq, shapeToString } from "../dim.js";
 import type { Graph, Value } from "../graph.js";
 
@@ -16,7 +17,7 @@ export function fail(op: string, name: string | undefined, message: string): nev
   throw new GraphShapeError(`${op}${name ? ` ${name}` : ""}: ${message}`);
 }
 
-/** A rank-0 constant of the given dtype. float16 scalars are made as float32 and cast once. */
+/** A rank-0 constant of the given dtype (float16 rounded once, from the double). */
 export function scalar(g: Graph, value: number, dtype: DType): Value {
   switch (dtype) {
     case "float32": return g.constant(new Tensor("float32", Float32Array.of(value), []));
@@ -24,10 +25,7 @@ export function scalar(g: Graph, value: number, dtype: DType): Value {
     case "int32": return g.constant(new Tensor("int32", Int32Array.of(value), []));
     case "uint8": return g.constant(new Tensor("uint8", Uint8Array.of(value), []));
     case "bool": return g.constant(new Tensor("bool", Uint8Array.of(value ? 1 : 0), []));
-    case "float16": {
-      const f = g.constant(new Tensor("float32", Float32Array.of(value), []));
-      return g.addNode("Cast", [f], { to: { type: "int", value: 10 } }, [{ dtype: "float16", shape: [] }])[0]!;
-    }
+    case "float16": return g.constant(new Tensor("float16", Uint16Array.of(float16Bits(value)), []));
   }
 }
 

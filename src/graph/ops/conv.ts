@@ -61,6 +61,7 @@ function check(op: string, x: Value, w: Value, bias: Value | null, opts: ConvOpt
   if (!dimEq(cin, wIn)) {
     fail(op, name, `input has ${cin} channels, weight expects ${wIn} (weight ${w.describe()}, groups ${groups})`);
   }
+  if (transposed && isStatic(cin) && cin % groups !== 0) fail(op, name, `${cin} input channels do not divide into ${groups} groups`);
   const outChannels = transposed ? dimMul(w.shape[1]!, groups) : w.shape[0]!;
   if (!transposed && isStatic(outChannels) && outChannels % groups !== 0) fail(op, name, `${outChannels} output channels do not divide into ${groups} groups`);
   if (bias) {

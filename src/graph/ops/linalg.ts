@@ -39,6 +39,8 @@ export function linear(x: Value, weight: Value, bias: Value | null = null, name?
 
 function reduce(op: "ReduceMean" | "ReduceSum", x: Value, axes: readonly number[], keepDims: boolean, name?: string): Value {
   requireFloat(op, x, name);
+  // ONNX reads empty axes as "all axes"; an explicit list avoids that surprise.
+  if (axes.length === 0) fail(op, name, `axes must name at least one axis of ${x.describe()}`);
   const norm = [...new Set(axes.map((a) => normAxis(op, a, x.rank, name)))].sort((a, b) => a - b);
   const shape = keepDims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
   const keep = { type: "int", value: keepDims ? 1 : 0 } as const;

@@ -123,9 +123,11 @@ export function slice(x: Value, axis: number, start: number, end?: number, step 
   const big = step > 0 ? Number.MAX_SAFE_INTEGER : -Number.MAX_SAFE_INTEGER;
   const g = x.graph;
   const shape = x.shape.map((dd, i) => (i === ax ? len : dd));
+  // ONNX clamps starts differently from Python for negative steps; an empty Python slice is emitted as [0:0].
+  const [s0, e0] = len === 0 ? [0, 0] : [start, end ?? big];
   return g.addNode(
     "Slice",
-    [x, int64s(g, [start]), int64s(g, [end ?? big]), int64s(g, [ax]), int64s(g, [step])],
+    [x, int64s(g, [s0]), int64s(g, [e0]), int64s(g, [ax]), int64s(g, [step])],
     {},
     [{ dtype: x.dtype, shape }],
     name,
