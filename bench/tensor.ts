@@ -30,13 +30,13 @@ export const benches = [
       const rng = new Rng(0);
       const repeats = 7;
       const randn = medianSeconds(() => rng.fillNormal(out), repeats);
-      report({ metric: "randn_per_s", value: n / randn, unit: "normals/s", n, repeats, statistic: "median" });
+      report({ metric: "randn_per_s", value: Math.round(n / randn), unit: "normals/s", n, repeats, statistic: "median" });
 
       const shape = [2, 4, 16, 128, 128]; // [B, C, F, H, W]: 8 MiB of float32 latents
       const latents = new Tensor("float32", new Rng(1).fillNormal(new Float32Array(2 * 4 * 16 * 128 * 128)), shape);
       const flip = medianSeconds(() => framesReversed(latents), repeats);
       const bytes = 2 * latents.size * 4; // each element read once and written once
-      report({ metric: "frame_flip_gbytes_per_s", value: bytes / flip / 1e9, unit: "GB/s", shape, bytes_counted: "read+write", repeats, statistic: "median" });
+      report({ metric: "frame_flip_gbytes_per_s", value: Math.round((bytes / flip / 1e9) * 1000) / 1000, unit: "GB/s", shape, bytes_counted: "read+write", repeats, statistic: "median" });
     },
   },
 ];
