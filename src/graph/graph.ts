@@ -11,7 +11,8 @@ export type Attr =
   | { type: "float"; value: number }
   | { type: "ints"; value: readonly number[] }
   | { type: "floats"; value: readonly number[] }
-  | { type: "string"; value: string };
+  | { type: "string"; value: string }
+  | { type: "tensor"; value: Tensor };
 
 export type Attrs = Readonly<Record<string, Attr>>;
 
@@ -21,6 +22,7 @@ export const attr = {
   ints: (value: readonly number[]): Attr => ({ type: "ints", value: [...value] }),
   floats: (value: readonly number[]): Attr => ({ type: "floats", value: [...value] }),
   string: (value: string): Attr => ({ type: "string", value }),
+  tensor: (value: Tensor): Attr => ({ type: "tensor", value }),
 };
 
 export type ValueKind = "input" | "param" | "constant" | "node";

@@ -60,6 +60,7 @@ function attribute(name: string, a: Attr) {
     case "ints": return { name, type: ATTR_TYPE.INTS, ints: [...a.value] };
     case "floats": return { name, type: ATTR_TYPE.FLOATS, floats: [...a.value] };
     case "string": return { name, type: ATTR_TYPE.STRING, s: new TextEncoder().encode(a.value) };
+    case "tensor": return { name, type: ATTR_TYPE.TENSOR, t: { dims: [...a.value.shape], dataType: ONNX_DTYPE[a.value.dtype], rawData: bytesOf(a.value) } };
   }
 }
 

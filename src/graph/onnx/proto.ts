@@ -17,6 +17,6 @@ export function onnxType(name: "ModelProto" | "TensorProto" | "GraphProto"): pro
 }
 
 /** AttributeProto.AttributeType */
-export const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
+export const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 /** IR version of the vendored schema (onnx.proto Version.IR_VERSION). */
 export const IR_VERSION = 8;
