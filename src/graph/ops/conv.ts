@@ -106,7 +106,8 @@ export function convTranspose(x: Value, weight: Value, bias: Value | null = null
   const kernel = weight.shape.slice(2) as number[];
   const outPad = perAxis("conv-transpose", c.name, "outputPadding", opts.outputPadding, c.spatial, 0);
   outPad.forEach((p, i) => {
-    if (p >= Math.max(c.stride[i]!, c.dilation[i]!)) fail("conv-transpose", c.name, `outputPadding ${p} must be below stride or dilation on axis ${i}`);
+    // ONNX allows padding below max(stride, dilation); ONNX Runtime's kernels need it below the stride.
+    if (p >= c.stride[i]!) fail("conv-transpose", c.name, `outputPadding ${p} must be below the stride ${c.stride[i]} on axis ${i}`);
   });
   const out: Dim[] = [x.shape[0]!, dimMul(weight.shape[1]!, c.groups)];
   for (let i = 0; i < c.spatial; i++) {

@@ -180,7 +180,7 @@ test("conv shape errors name the layer, the channels and the weight", () => {
   const up = g.param("up.weight", [32, 16, 4, 4]);
   assert.throws(() => ops.convTranspose(x, up), /conv-transpose up: input has 64 channels, weight expects 32/);
   const up64 = g.param("up64.weight", [64, 16, 4, 4]);
-  assert.throws(() => ops.convTranspose(x, up64, null, { stride: 2, outputPadding: 2 }), /outputPadding 2 must be below stride or dilation/);
+  assert.throws(() => ops.convTranspose(x, up64, null, { stride: 2, outputPadding: 2 }), /outputPadding 2 must be below the stride 2 on axis 0/);
 });
 
 test("conv-transpose rejects input channels that do not divide into groups at build time", () => {
