@@ -39,6 +39,12 @@ export function intAttr(node: Node, name: string, dflt: number): number {
   return a && a.type === "int" ? a.value : dflt;
 }
 
+/** Reads a float attribute with a default. */
+export function floatAttr(node: Node, name: string, dflt: number): number {
+  const a = node.attrs[name];
+  return a && a.type === "float" ? a.value : dflt;
+}
+
 export function intsAttr(node: Node, name: string): readonly number[] | undefined {
   const a = node.attrs[name];
   return a && a.type === "ints" ? a.value : undefined;

@@ -17,13 +17,8 @@ import { add, div, mul, sqrt, sub } from "../ops/elementwise.js";
 import { fail } from "../ops/common.js";
 import { reduceMean, reduceSum } from "../ops/linalg.js";
 import { reshape } from "../ops/shape.js";
-import { input, intAttr, onlyGrad, unbroadcast } from "./helpers.js";
+import { floatAttr, input, intAttr, onlyGrad, unbroadcast } from "./helpers.js";
 import type { GradRules } from "./types.js";
-
-function floatAttr(node: Node, name: string, dflt: number): number {
-  const a = node.attrs[name];
-  return a && a.type === "float" ? a.value : dflt;
-}
 
 /** xhat and rstd of x over `axes` (kept as size-1 axes), as the forward op computed them. */
 function standardize(x: Value, axes: readonly number[], eps: number): { xhat: Value; rstd: Value } {

@@ -14,7 +14,7 @@ import {
   monomialOf,
   shapeToString,
 } from "../dim.js";
-import type { Graph, Value } from "../graph.js";
+import type { Attrs, Graph, Value } from "../graph.js";
 import { fail, int64s, normAxis } from "./common.js";
 
 /** A 1-D int64 value holding `dims` at run time (constants where static, Shape/Gather/Mul otherwise). */
@@ -60,15 +60,18 @@ export function reshape(x: Value, shape: readonly Dim[], name?: string): Value {
   }
   for (const d of out) if (isStatic(d) && (d < 0 || !Number.isInteger(d))) fail("Reshape", name, `bad target dimension ${d} in ${shapeToString(shape)}`);
   // ONNX Reshape: 0 copies the input dim at that index, -1 is inferred; use them to avoid run-time shapes.
-  let encoded: Dim[] = out.map((d, i) => (!isStatic(d) && i < x.rank && dimEq(d, x.shape[i]!) ? 0 : d));
+  // A target with a real 0 (an empty tensor) needs allowzero, under which 0 no longer copies.
+  const hasZero = out.some((d) => d === 0);
+  let encoded: Dim[] = out.map((d, i) => (!hasZero && !isStatic(d) && i < x.rank && dimEq(d, x.shape[i]!) ? 0 : d));
   const open = encoded.filter((d) => !isStatic(d)).length;
   let shapeValue: Value;
   if (open === 0) shapeValue = int64s(g, encoded as number[]);
-  else if (open === 1 && !out.some((d) => d === 0)) {
+  else if (open === 1 && !hasZero) {
     encoded = encoded.map((d) => (isStatic(d) ? d : -1));
     shapeValue = int64s(g, encoded as number[]);
   } else shapeValue = shapeTensor(g, out, "Reshape", name);
-  return g.addNode("Reshape", [x, shapeValue], {}, [{ dtype: x.dtype, shape: out }], name)[0]!;
+  const attrs: Attrs = hasZero ? { allowzero: { type: "int", value: 1 } } : {};
+  return g.addNode("Reshape", [x, shapeValue], attrs, [{ dtype: x.dtype, shape: out }], name)[0]!;
 }
 
 export function transpose(x: Value, perm: readonly number[], name?: string): Value {

@@ -110,3 +110,13 @@ export async function gradCheck(build: (g: Graph) => GradCase, opts: GradCheckOp
     await session.release();
   }
 }
+
+/** The nodes `gradients` adds for `wrt` (with loss = sum of y), and the gradients themselves. */
+export function backwardNodes(build: (g: Graph) => { y: Value; wrt: Value[] }): { nodes: Graph["nodes"]; grads: Map<Value, Value> } {
+  const g = new Graph("needs");
+  const { y, wrt } = build(g);
+  const loss = ops.reduceSum(y, [...y.shape.keys()], false);
+  const before = g.nodes.length;
+  const grads = gradients(loss, wrt);
+  return { nodes: g.nodes.slice(before), grads };
+}

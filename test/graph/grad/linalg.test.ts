@@ -1,21 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Graph, ops, type Value } from "../../../src/graph/index.js";
-import { gradients, hasGradRule, registerGradRule } from "../../../src/graph/autodiff.js";
+import { gradients } from "../../../src/graph/autodiff.js";
 import { Session } from "../../../src/runtime/index.js";
-import { gradCheck, randomTensor } from "./gradcheck.js";
-
-// linear and attention differentiate through Transpose, whose rule belongs to the shape rules. Until
-// those land, a stand-in (the inverse permutation) keeps these tests about MatMul and Softmax; the real
-// rule wins as soon as it exists.
-if (!hasGradRule("Transpose")) {
-  registerGradRule("Transpose", ({ node, gradOutputs }) => {
-    const a = node.attrs.perm;
-    const perm = a && a.type === "ints" ? a.value : [...node.inputs[0]!.shape.keys()].reverse();
-    const inverse = perm.map((_, i) => perm.indexOf(i));
-    return [ops.transpose(gradOutputs[0]!, inverse)];
-  });
-}
+import { backwardNodes, gradCheck, randomTensor } from "./gradcheck.js";
 
 const matmulCases: [string, number[], number[]][] = [
   ["2-D", [3, 4], [4, 5]],
@@ -95,16 +83,6 @@ test("gradient of masked attention flows to q, k and v, not to the additive mask
     };
   });
 });
-
-/** The nodes `gradients` adds for `wrt`, with the forward built by `build`. */
-function backwardNodes(build: (g: Graph) => { y: Value; wrt: Value[] }) {
-  const g = new Graph("needs");
-  const { y, wrt } = build(g);
-  const loss = ops.reduceSum(y, [...y.shape.keys()], false);
-  const before = g.nodes.length;
-  const grads = gradients(loss, wrt);
-  return { nodes: g.nodes.slice(before), grads };
-}
 
 test("matmul builds only the gradients asked for", () => {
   // only b: db = a^T @ gy; gy @ b^T is never built
