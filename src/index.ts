@@ -3,3 +3,5 @@ export * from "./tensor/index.js";
 export * from "./io/index.js";
 export * from "./graph/index.js";
 export * from "./runtime/index.js";
+export * from "./schedulers/betas.js";
+export * from "./train/index.js";

@@ -9,7 +9,7 @@
 import { Tensor } from "../tensor/tensor.js";
 import type { Graph, Node, Value } from "./graph.js";
 import { fail } from "./ops/common.js";
-import { add } from "./ops/elementwise.js";
+import { addAll } from "./ops/elementwise.js";
 import { zerosLike } from "./ops/fill.js";
 import { builtinGradRules, type GradRule } from "./grad/index.js";
 
@@ -55,16 +55,6 @@ function ancestors(loss: Value): Set<Node> {
   return live;
 }
 
-function sum(values: Value[]): Value {
-  // A balanced tree of adds keeps the dependency chain short.
-  while (values.length > 1) {
-    const next: Value[] = [];
-    for (let i = 0; i < values.length; i += 2) next.push(i + 1 < values.length ? add(values[i]!, values[i + 1]!) : values[i]!);
-    values = next;
-  }
-  return values[0]!;
-}
-
 /**
  * d loss / d v for every v in `wrt`, as values of the same graph. `loss` must be a float scalar (one
  * element). A value in `wrt` that the loss does not depend on gets zeros.
@@ -95,7 +85,7 @@ export function gradients(loss: Value, wrt: readonly Value[]): Map<Value, Value>
     if (!live.has(node) || !node.outputs.some((o) => depends.has(o))) continue;
     const gradOutputs = node.outputs.map((o) => {
       const list = pending.get(o);
-      return list ? sum(list) : null;
+      return list ? addAll(list) : null;
     });
     if (gradOutputs.every((g) => g === null)) continue;
     const needs = node.inputs.map((i) => i !== null && depends.has(i));
@@ -113,7 +103,7 @@ export function gradients(loss: Value, wrt: readonly Value[]): Map<Value, Value>
   const result = new Map<Value, Value>();
   for (const v of wrt) {
     const list = pending.get(v);
-    result.set(v, list ? sum(list) : zerosLike(v));
+    result.set(v, list ? addAll(list) : zerosLike(v));
   }
   return result;
 }

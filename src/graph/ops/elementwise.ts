@@ -32,6 +32,18 @@ export const sin = (x: Value, name?: string): Value => unary("Sin", x, name);
 export const cos = (x: Value, name?: string): Value => unary("Cos", x, name);
 export const identity = (x: Value, name?: string): Value => unary("Identity", x, name, false);
 
+/** Sum of one or more values as a balanced tree of adds (a short dependency chain). */
+export function addAll(values: readonly Value[]): Value {
+  if (values.length === 0) throw new Error("addAll needs at least one value");
+  let level = [...values];
+  while (level.length > 1) {
+    const next: Value[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? add(level[i]!, level[i + 1]!) : level[i]!);
+    level = next;
+  }
+  return level[0]!;
+}
+
 /** SiLU / swish: x * sigmoid(x). */
 export function silu(x: Value, name?: string): Value {
   return mul(x, sigmoid(x, name && `${name}.sigmoid`), name);

@@ -21,7 +21,7 @@
 import { Tensor } from "../../tensor/tensor.js";
 import type { Graph, Value } from "../graph.js";
 import { fail } from "../ops/common.js";
-import { add, div, less, mul, sqrt, sub, where } from "../ops/elementwise.js";
+import { add, addAll, div, less, mul, sqrt, sub, where } from "../ops/elementwise.js";
 import { reduceSum } from "../ops/linalg.js";
 import { BIAS_CORRECTION1_INPUT, BIAS_CORRECTION2_INPUT, LR_INPUT, adamM, adamV, emaOf } from "./names.js";
 
@@ -87,19 +87,10 @@ function sumOfSquares(x: Value): Value {
   return x.rank === 0 ? sq : reduceSum(sq, [...Array(x.rank).keys()], false);
 }
 
-function balancedSum(values: Value[]): Value {
-  while (values.length > 1) {
-    const next: Value[] = [];
-    for (let i = 0; i < values.length; i += 2) next.push(i + 1 < values.length ? add(values[i]!, values[i + 1]!) : values[i]!);
-    values = next;
-  }
-  return values[0]!;
-}
-
 /** ||g||_2 over all gradients together (what clip_grad_norm_ measures). */
 export function globalNorm(grads: readonly Value[]): Value {
   if (grads.length === 0) fail("globalNorm", undefined, "needs at least one gradient");
-  return sqrt(balancedSum(grads.map(sumOfSquares)));
+  return sqrt(addAll(grads.map(sumOfSquares)));
 }
 
 export interface ParamGrad {
