@@ -4,7 +4,8 @@
 
 import { Tensor } from "../../tensor/tensor.js";
 import { type Dim, dimAdd, isStatic, shapeToString } from "../dim.js";
-import type { Value } from "../graph.js";
+import type { Graph, Value } from "../graph.js";
+import { shapeTensor } from "./shape.js";
 import { ONNX_DTYPE, fail, int64s, normAxis } from "./common.js";
 
 /** Shape(x) as a 1-D int64 value (a constant when x's shape is static). */
@@ -95,4 +96,15 @@ export function countOver(x: Value, axes: readonly number[]): Value {
   const picked = g.addNode("Gather", [shp, int64s(g, norm)], { axis: { type: "int", value: 0 } }, [{ dtype: "int64", shape: [norm.length] }])[0]!;
   const prod = g.addNode("ReduceProd", [picked], { keepdims: { type: "int", value: 0 } }, [{ dtype: "int64", shape: [] }])[0]!;
   return g.addNode("Cast", [prod], { to: { type: "int", value: ONNX_DTYPE[x.dtype] } }, [{ dtype: x.dtype, shape: [] }])[0]!;
+}
+
+/** [0, 1, ..., n-1] as float32; n may be a symbolic dimension of a graph input. */
+export function arange(g: Graph, n: Dim, name?: string): Value {
+  if (isStatic(n)) return g.constant(new Tensor("float32", Float32Array.from({ length: n }, (_, i) => i), [n]));
+  const count = shapeTensor(g, [n], "arange", name); // int64 [1]
+  const scalarCount = g.addNode("Squeeze", [count, int64s(g, [0])], {}, [{ dtype: "int64", shape: [] }])[0]!;
+  const limit = g.addNode("Cast", [scalarCount], { to: { type: "int", value: ONNX_DTYPE.float32 } }, [{ dtype: "float32", shape: [] }])[0]!;
+  const zero = g.constant(new Tensor("float32", Float32Array.of(0), []));
+  const one = g.constant(new Tensor("float32", Float32Array.of(1), []));
+  return g.addNode("Range", [zero, limit, one], {}, [{ dtype: "float32", shape: [n] }], name)[0]!;
 }

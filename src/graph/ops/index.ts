@@ -4,4 +4,5 @@ export * from "./shape.js";
 export * from "./conv.js";
 export * from "./linalg.js";
 export * from "./attention.js";
+export * from "./fill.js";
 export { GraphShapeError, type Operand, scalar, int64s } from "./common.js";

@@ -1,0 +1,11 @@
+// Layer builders over the graph IR; parameter names follow diffusers and the authors' state dicts.
+export { Scope } from "./scope.js";
+export { linear } from "./linear.js";
+export { conv2d, frameConv2d, conv3d, type Conv2dOptions, type Conv3dOptions } from "./conv.js";
+export { foldFrames, unfoldFrames } from "./frames.js";
+export { groupNorm, layerNorm } from "./norm.js";
+export { attention, type AttentionConfig } from "./attention.js";
+export { timestepProjection, timestepEmbedding, framePositionEmbedding, type TimestepProjection } from "./embeddings.js";
+export { resnetBlock, type ResnetConfig } from "./resnet.js";
+export { downsample, upsample } from "./sampling.js";
+export { temporalConv, type TemporalConvConfig, type TemporalConvLayout } from "./temporal.js";
