@@ -18,7 +18,7 @@ export interface LrScheduleConfig {
   warmupSteps: number;
   /** cosine: the rate reached at decaySteps; default 0. */
   floor: number;
-  /** cosine: the step where the decay ends (later steps stay at floor); default: steps. */
+  /** cosine: the step where the decay ends (later steps stay at floor), > warmupSteps; default: steps. */
   decaySteps: number;
 }
 
@@ -140,6 +140,12 @@ export function resolveTrainConfig(input: TrainConfigInput | unknown): TrainConf
     floor: num(lrRaw, "floor", "lr.floor", 0, (x) => x >= 0 && x <= peak, `a number in [0, lr.peak = ${peak}]`),
     decaySteps: int(lrRaw, "decaySteps", "lr.decaySteps", steps, 1),
   };
+  // The cosine runs from the end of warmup to decaySteps: with decaySteps <= warmupSteps the rate would
+  // drop from peak to floor in one step. A run whose warmup lasts all its steps never reaches the cosine
+  // (and the default decaySteps = steps is then <= warmupSteps), so it is not refused.
+  if (schedule === "cosine" && lr.warmupSteps < steps && lr.decaySteps <= lr.warmupSteps) {
+    bad("lr.decaySteps", lr.decaySteps, `an integer > lr.warmupSteps = ${lr.warmupSteps} for the cosine schedule (the decay runs from the end of warmup to lr.decaySteps)`);
+  }
 
   const adamRaw = section(input, "adamw", ["betas", "eps", "weightDecay", "maxGradNorm", "emaDecay"], false);
   let adamw: ReturnType<typeof resolveAdamW>;

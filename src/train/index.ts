@@ -23,8 +23,10 @@ export { learningRate } from "./lr-schedule.js";
 export {
   CHECKPOINT_FORMAT,
   CheckpointError,
+  CheckpointMismatchError,
   checkpointPath,
   listCheckpoints,
+  listCorruptCheckpoints,
   readCheckpoint,
   writeCheckpoint,
   latestValidCheckpoint,

@@ -6,8 +6,13 @@
 // tensors (parameters, moments, EMA) are saved bit for bit, so a run resumed from a checkpoint follows
 // the uninterrupted run's trajectory exactly, given the same thread count (ONNX Runtime on CPU is
 // deterministic for a fixed number of intra-op threads).
+//
+// Consistency: `carried` and `step` change together, only once a step has fully succeeded (finite loss
+// and gradient norm), so they always hold the state after the last completed step. When anything fails
+// mid-run, that state is checkpointed before the error is rethrown, and a resume continues from it.
 
 import { mkdirSync } from "node:fs";
+import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { WeightSource } from "../graph/index.js";
 import {
@@ -22,10 +27,18 @@ import {
   nextOf,
 } from "../graph/optim.js";
 import { Session } from "../runtime/index.js";
+import { fromFloat16Bits } from "../tensor/float16.js";
 import type { NoiseSource } from "../tensor/noise.js";
 import { SeededNoise } from "../tensor/seeded-noise.js";
 import { Tensor, sameShape } from "../tensor/tensor.js";
-import { latestValidCheckpoint, listCheckpoints, pruneCheckpoints, writeCheckpoint } from "./checkpoint.js";
+import {
+  CheckpointMismatchError,
+  latestValidCheckpoint,
+  listCheckpoints,
+  listCorruptCheckpoints,
+  pruneCheckpoints,
+  writeCheckpoint,
+} from "./checkpoint.js";
 import { type TrainConfig, type TrainConfigInput, resolveTrainConfig, trajectoryDifferences } from "./config.js";
 import { learningRate } from "./lr-schedule.js";
 import { Progress, type ProgressStream, type StepRecord, StepLog } from "./train-log.js";
@@ -56,7 +69,11 @@ export interface TrainerOptions {
   resume?: boolean;
   /** Aborting stops the run after the current step, with a checkpoint at that step. */
   signal?: AbortSignal;
-  /** Treat SIGINT like `signal` while running (a second SIGINT quits at once); default false. */
+  /**
+   * Treat SIGINT like `signal` while running; default false. A second SIGINT quits at once with
+   * process.exit(130) (128 + SIGINT, as shells report an interrupt), without a checkpoint of the steps
+   * since the last one and without running other SIGINT listeners or pending `finally` blocks.
+   */
   handleSigint?: boolean;
   /** Called after each step (awaited) with its log record. */
   onStep?: (record: StepRecord) => void | Promise<void>;
@@ -91,7 +108,23 @@ function lookup(weights: WeightSource, name: string): Tensor | undefined {
   return typeof weights === "function" ? weights(name) : weights.get(name);
 }
 
-const scalarOf = (t: Tensor): number => Number((t.data as Float32Array)[0]);
+/** The dtypes of the scalars the trainer reads (loss, metrics, grad_norm); float16 is converted exactly. */
+const SCALAR_DTYPES: readonly string[] = ["float32", "float16"];
+
+/** Element 0 of the scalar output `name` (any one-element shape). */
+function scalarOf(out: Record<string, Tensor>, name: string): number {
+  const t = out[name]!;
+  if (t.dtype === "float32") return (t.data as Float32Array)[0]!;
+  if (t.dtype === "float16") return fromFloat16Bits((t.data as Uint16Array)[0]!);
+  throw new TrainError(`output ${name} is ${t.describe()}; the trainer reads it as a ${SCALAR_DTYPES.join(" or ")} scalar`);
+}
+
+/** The feeds among `all` that `session` declares: emission drops inputs nothing uses (a parameter the loss does not reach). */
+function feedsFor(session: Session, all: Record<string, Tensor>): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const { name } of session.inputs) if (name in all) feeds[name] = all[name]!;
+  return feeds;
+}
 
 export class Trainer {
   readonly config: TrainConfig;
@@ -106,6 +139,12 @@ export class Trainer {
       accumulation: this.config.accumulation,
       trainable: opts.trainable,
     });
+    const g = this.trainStep.graphs;
+    for (const { name, value } of (g.kind === "fused" ? g.step : g.accumulate).outputs) {
+      if ((name === LOSS_OUTPUT || name.startsWith(metricOutput(""))) && !SCALAR_DTYPES.includes(value.dtype)) {
+        throw new TrainError(`the model's ${name === LOSS_OUTPUT ? "loss" : name} is ${value.describe()}; allowed: a ${SCALAR_DTYPES.join(" or ")} scalar`);
+      }
+    }
   }
 
   /** Names and shapes of everything carried from step to step (and saved in checkpoints). */
@@ -133,8 +172,9 @@ export class Trainer {
   /**
    * Trains from the newest valid checkpoint (or the initial weights) up to config.steps. Resolves with
    * status "stopped" when the signal or SIGINT stopped it (a checkpoint is written at that step; the
-   * caller decides the exit code, e.g. 0, or 130 as shells do for an interrupt); rejects on a non-finite
-   * loss, leaving the last checkpoint as it was.
+   * caller decides the exit code, e.g. 0, or 130 as shells do for an interrupt). Rejects on any error,
+   * including a non-finite loss or gradient norm (that step's update is discarded), after writing a
+   * checkpoint of the last completed step when it has none yet.
    */
   async run(): Promise<TrainResult> {
     if (this.running) throw new TrainError("this Trainer is already running");
@@ -157,8 +197,30 @@ export class Trainer {
       if (existing.length) throw new TrainError(`checkpoint.dir ${dir} holds checkpoints of a run (steps ${existing.map((c) => c.step).join(", ")}); resume it, or use an empty directory`);
       return { start: 0, carried: this.initialCarried(), checkpoint: null };
     }
-    const resumed = latestValidCheckpoint(dir, this.carriedTensors(), warn);
-    if (!resumed) return { start: 0, carried: this.initialCarried(), checkpoint: null };
+    let resumed;
+    try {
+      resumed = latestValidCheckpoint(dir, this.carriedTensors(), warn);
+    } catch (e) {
+      if (!(e instanceof CheckpointMismatchError)) throw e;
+      const changed = e.stored ? trajectoryDifferences(this.config, e.stored.config) : [];
+      throw new TrainError(
+        `cannot resume from ${e.path}: it does not hold what this run trains and carries (the config or the trainable parameters changed what is saved):\n  ` +
+          `${[...e.differences, ...(changed.length ? [`config changes: ${changed.join("; ")}`] : [])].join("\n  ")}\n` +
+          `Use a new checkpoint.dir for this config, or the config the checkpoints were written with. Nothing in ${dir} was renamed or deleted.`,
+        { cause: e },
+      );
+    }
+    if (!resumed) {
+      const damaged = listCorruptCheckpoints(dir);
+      // starting over would truncate the run's log to step 0 and let pruning count from there
+      if (damaged.length) {
+        throw new TrainError(
+          `checkpoint.dir ${dir} holds no readable checkpoint, only damaged ones (${damaged.map((c) => basename(c.path)).join(", ")}); ` +
+            "to start over in this directory, move them away first; or use a new checkpoint.dir",
+        );
+      }
+      return { start: 0, carried: this.initialCarried(), checkpoint: null };
+    }
     const diffs = trajectoryDifferences(this.config, resumed.config);
     if (diffs.length) warn(`resuming ${resumed.path} with a changed config (the trajectory will differ): ${diffs.join("; ")}`);
     return { start: resumed.step, carried: resumed.tensors, checkpoint: resumed.path };
@@ -178,10 +240,10 @@ export class Trainer {
     let stopRequested = false;
     const onSigint = (): void => {
       if (stopRequested) {
-        // second interrupt: quit now, the default way
+        // Second interrupt: quit now, with the status a shell gives an interrupted process. Re-raising
+        // SIGINT would do nothing while another SIGINT listener is installed.
         process.off("SIGINT", onSigint);
-        process.kill(process.pid, "SIGINT");
-        return;
+        process.exit(130);
       }
       stopRequested = true;
       progress.note("interrupted: stopping after this step and writing a checkpoint (interrupt again to quit now)");
@@ -216,8 +278,12 @@ export class Trainer {
         const out = await this.runStep(sessions, carried, s, lr, root.fork(s));
         const seconds = (performance.now() - t0) / 1000;
         secondsPerStep = Number.isNaN(secondsPerStep) ? seconds : 0.9 * secondsPerStep + 0.1 * seconds;
-        if (!Number.isFinite(out.loss)) {
-          throw new TrainError(`step ${s}: loss is ${out.loss}; stopping without a checkpoint (the last one is ${lastCheckpoint ?? "none"})`);
+        // A finite loss can come with a NaN or infinite gradient, whose update would write NaN weights
+        if (!Number.isFinite(out.loss) || !Number.isFinite(out.gradNorm)) {
+          const what = !Number.isFinite(out.loss)
+            ? `loss is ${out.loss}${Number.isFinite(out.gradNorm) ? "" : ` and grad_norm is ${out.gradNorm}`}`
+            : `grad_norm is ${out.gradNorm} (loss ${out.loss})`;
+          throw new TrainError(`step ${s}: ${what}; the step's update is discarded, not saved; the run stops after step ${step}`);
         }
         carried = out.carried;
         step = s;
@@ -229,6 +295,17 @@ export class Trainer {
         if (step % config.checkpoint.every === 0 || step === config.steps || stopping()) saveCheckpoint(out.loss);
         await opts.onStep?.(record);
       }
+    } catch (e) {
+      // keep the steps done since the last checkpoint: `carried` is the state after step `step`
+      if (dir && checkpointStep !== step) {
+        try {
+          saveCheckpoint(lastLoss);
+          warn(`the run failed after step ${step}; wrote checkpoint ${lastCheckpoint} of that step, where a resume continues`);
+        } catch (saveError) {
+          warn(`the run failed after step ${step}, and writing a checkpoint of that step failed too: ${(saveError as Error).message}`);
+        }
+      }
+      throw e;
     } finally {
       progress.finish();
       if (opts.handleSigint) process.off("SIGINT", onSigint);
@@ -275,26 +352,26 @@ export class Trainer {
     let samples = 0;
     if (sessions.length === 1) {
       const b = await this.batch(step, 0, noise);
-      out = await sessions[0]!.run({ ...state, ...b.feeds, ...scalars });
-      loss = scalarOf(out[LOSS_OUTPUT]!);
+      out = await sessions[0]!.run(feedsFor(sessions[0]!, { ...state, ...b.feeds, ...scalars }));
+      loss = scalarOf(out, LOSS_OUTPUT);
       samples = b.samples;
-      for (const m of metricNames) metrics[m] = scalarOf(out[metricOutput(m)]!);
+      for (const m of metricNames) metrics[m] = scalarOf(out, metricOutput(m));
     } else {
       const k = this.trainStep.accumulation;
       const params = Object.fromEntries(this.trainStep.trainable.map((p) => [p.name, carried.get(p.name)!]));
       let sums: Record<string, Tensor> = Object.fromEntries(this.trainStep.trainable.map((p) => [gradSum(p.name), Tensor.zeros("float32", p.shape)]));
       for (let micro = 0; micro < k; micro++) {
         const b = await this.batch(step, micro, noise);
-        const o = await sessions[0]!.run({ ...params, ...sums, ...b.feeds });
+        const o = await sessions[0]!.run(feedsFor(sessions[0]!, { ...params, ...sums, ...b.feeds }));
         sums = Object.fromEntries(Object.keys(sums).map((n) => [n, o[nextOf(n)]!]));
-        loss += scalarOf(o[LOSS_OUTPUT]!) / k;
+        loss += scalarOf(o, LOSS_OUTPUT) / k;
         samples += b.samples;
-        for (const m of metricNames) metrics[m]! += scalarOf(o[metricOutput(m)]!) / k;
+        for (const m of metricNames) metrics[m]! += scalarOf(o, metricOutput(m)) / k;
       }
-      out = await sessions[1]!.run({ ...state, ...sums, ...scalars });
+      out = await sessions[1]!.run(feedsFor(sessions[1]!, { ...state, ...sums, ...scalars }));
     }
     const next = new Map<string, Tensor>();
     for (const name of carried.keys()) next.set(name, out[nextOf(name)]!);
-    return { carried: next, loss, gradNorm: scalarOf(out[GRAD_NORM_OUTPUT]!), samples, metrics };
+    return { carried: next, loss, gradNorm: scalarOf(out, GRAD_NORM_OUTPUT), samples, metrics };
   }
 }

@@ -31,8 +31,15 @@ test("every invalid field is named with its value and what is allowed", () => {
     [{ steps: 5, lr: { peak: 1 }, checkpoint: { dir: "" } }, /config.checkpoint.dir is ""; allowed: a non-empty path string/],
     [{ steps: 5, lr: { peak: 1 }, log: { progress: "fancy" } }, /config.log.progress is "fancy"; allowed: auto, bar, lines, none/],
     [{ steps: 5, lr: { peak: 1 }, threads: 0 }, /config.threads is 0; allowed: an integer >= 1/],
+    [{ steps: 50, lr: { peak: 1, warmupSteps: 10, decaySteps: 10 } }, /config.lr.decaySteps is 10; allowed: an integer > lr.warmupSteps = 10 for the cosine schedule/],
+    [{ steps: 50, lr: { peak: 1, warmupSteps: 10, decaySteps: 4 } }, /config.lr.decaySteps is 4; allowed: an integer > lr.warmupSteps = 10 for the cosine schedule/],
   ];
   for (const [input, message] of cases) assert.throws(() => resolveTrainConfig(input), (e: unknown) => e instanceof TrainConfigError && message.test(e.message), String(message));
+  // allowed: the constant schedule ignores decaySteps; a warmup as long as the run never reaches the
+  // cosine (its resolved config, decaySteps = steps, resolves again)
+  resolveTrainConfig({ steps: 50, lr: { peak: 1, schedule: "constant", warmupSteps: 10, decaySteps: 5 } });
+  const allWarmup = resolveTrainConfig({ steps: 5, lr: { peak: 1, warmupSteps: 10 } });
+  assert.deepEqual(resolveTrainConfig(allWarmup), allWarmup);
 });
 
 test("learning rate: linear warmup, then a half cosine from peak to floor, then floor", () => {

@@ -14,6 +14,8 @@ interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
   /** Resolves when the child prints "step <n>". */
   reached(step: number): Promise<void>;
+  /** Resolves when the child's stderr matches `pattern`. */
+  stderrMatches(pattern: RegExp): Promise<void>;
   kill(signal: NodeJS.Signals): void;
 }
 
@@ -31,7 +33,16 @@ function runToy(args: string[]): Child {
       }
     }
   });
-  child.stderr.on("data", (d: Buffer) => void (stderr += d.toString()));
+  const stderrWaiters: { pattern: RegExp; resolve: () => void }[] = [];
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of [...stderrWaiters]) {
+      if (w.pattern.test(stderr)) {
+        stderrWaiters.splice(stderrWaiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
     child.on("exit", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
@@ -41,6 +52,12 @@ function runToy(args: string[]): Child {
       new Promise<void>((resolve, reject) => {
         waiters.push({ step, resolve });
         void exited.then((r) => reject(new Error(`child exited (${r.code ?? r.signal}) before step ${step}:\n${r.stdout}\n${r.stderr}`)));
+      }),
+    stderrMatches: (pattern) =>
+      new Promise<void>((resolve, reject) => {
+        if (pattern.test(stderr)) return resolve();
+        stderrWaiters.push({ pattern, resolve });
+        void exited.then((r) => reject(new Error(`child exited (${r.code ?? r.signal}) before printing ${pattern}:\n${r.stdout}\n${r.stderr}`)));
       }),
     kill: (signal) => void child.kill(signal),
   };
@@ -95,4 +112,25 @@ test("SIGINT mid-run: the process finishes its step, writes a checkpoint there a
   assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [stoppedAt]);
   assert.equal(readCheckpoint(listCheckpoints(dir)[0]!.path).step, stoppedAt);
   assert.match(r.stderr, /interrupted: stopping after this step/);
+});
+
+test("a second SIGINT quits at once with status 130, even while another SIGINT listener is installed", async (t) => {
+  const dir = tempDir(t);
+  // the child hangs in onStep after step 3, so only the second interrupt can end it
+  const child = runToy([dir, "1000", "500", "--sigint", "--other-sigint-listener", "--pause-after", "3"]);
+  await child.reached(3);
+  child.kill("SIGINT");
+  await child.stderrMatches(/interrupted: stopping after this step/);
+  child.kill("SIGINT");
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<"hung">((resolve) => (timer = setTimeout(() => resolve("hung"), 10_000)));
+  const r = await Promise.race([child.exited, hung]);
+  clearTimeout(timer);
+  if (r === "hung") {
+    child.kill("SIGKILL");
+    await child.exited;
+    assert.fail("the child was still running 10 s after the second SIGINT");
+  }
+  assert.equal(r.code, 130, r.stderr);
+  assert.deepEqual(listCheckpoints(dir), []);
 });

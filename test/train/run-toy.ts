@@ -2,7 +2,8 @@
 // each step, then "done <status> <step>".
 //   node --import tsx test/train/run-toy.ts <dir> <steps> <every> [--pause-after N] [--delay-ms D] [--sigint]
 // --pause-after N: after step N, hang (for a kill -9); --delay-ms D: sleep D ms after each step;
-// --sigint: handle SIGINT (stop after the current step with a checkpoint).
+// --sigint: handle SIGINT (stop after the current step with a checkpoint); --other-sigint-listener: also
+// listen for SIGINT elsewhere in the process (printing "other listener" to stdout).
 
 import { Trainer } from "../../src/train/index.js";
 import { toyBatch, toyConfig, toyModel, toyWeights } from "./toy.js";
@@ -14,6 +15,8 @@ const flag = (name: string): number | null => {
 };
 const pauseAfter = flag("--pause-after");
 const delayMs = flag("--delay-ms") ?? 0;
+
+if (rest.includes("--other-sigint-listener")) process.on("SIGINT", () => void process.stdout.write("other listener\n"));
 
 const trainer = new Trainer({
   model: (g) => toyModel(g),

@@ -3,7 +3,17 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ops } from "../../src/graph/index.js";
-import { Trainer, listCheckpoints, readCheckpoint, readStepLog, resolveTrainConfig, type StepRecord, type TrainerOptions } from "../../src/train/index.js";
+import {
+  TrainError,
+  Trainer,
+  listCheckpoints,
+  readCheckpoint,
+  readStepLog,
+  resolveTrainConfig,
+  type StepRecord,
+  type TrainConfigInput,
+  type TrainerOptions,
+} from "../../src/train/index.js";
 import { SeededNoise } from "../../src/tensor/seeded-noise.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { bits, tempDir, withoutTiming } from "./helpers.js";
@@ -172,7 +182,7 @@ test("a non-finite loss stops the run with an error naming the step; no checkpoi
     data: (ctx) => toyBatch(ctx),
     config: toyConfig(dir, 5, 1),
   });
-  await assert.rejects(trainer.run(), /step 1: loss is NaN; stopping without a checkpoint \(the last one is none\)/);
+  await assert.rejects(trainer.run(), /step 1: loss is NaN; the step's update is discarded, not saved; the run stops after step 0/);
   assert.deepEqual(listCheckpoints(dir), []);
 });
 
@@ -194,4 +204,155 @@ test("checkpoint metadata: step, seed, root noise state and the resolved config 
   assert.deepEqual(ck.noiseState, new SeededNoise(7).getState());
   assert.deepEqual(ck.config, resolveTrainConfig(toyConfig(dir, 2, 2)));
   assert.equal(typeof ck.loss, "number");
+});
+
+test("a finite loss with a NaN gradient stops the run naming grad_norm and the step; its NaN update is not saved", async (t) => {
+  const dir = tempDir(t);
+  const trainer = new Trainer({
+    model: (g) => {
+      const { loss } = toyModel(g);
+      const z = g.input("z", "float32", [1]);
+      const w = g.params.get("fc.weight")!.value;
+      // sqrt(0 w + z) is finite; its gradient 0 * 0.5 / sqrt(z) is NaN where z = 0 (0 where z = 1)
+      return { loss: ops.add(loss, ops.reduceSum(ops.sqrt(ops.add(ops.mul(w, 0), z)), [0, 1], false)) };
+    },
+    weights: toyWeights(),
+    data: (ctx) => ({ ...toyBatch(ctx), z: Tensor.float32([ctx.step === 3 ? 0 : 1], [1]) }),
+    config: toyConfig(dir, 8, 5),
+    warn: () => {},
+  });
+  await assert.rejects(trainer.run(), /step 3: grad_norm is NaN \(loss \d[\d.e+-]*\); the step's update is discarded, not saved; the run stops after step 2/);
+  // the state after step 2 (the last completed one) is saved on the way out; nothing of step 3
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [2]);
+  for (const [name, tensor] of readCheckpoint(listCheckpoints(dir)[0]!.path).tensors) {
+    assert.ok((tensor.data as Float32Array).every(Number.isFinite), `${name} is finite`);
+  }
+  assert.deepEqual(readStepLog(join(dir, "train-log.jsonl")).map((r) => r.step), [1, 2]);
+});
+
+test("an error mid-run (data() fails at step 7) first checkpoints step 6; resuming continues exactly", async (t) => {
+  const full = await toyTrainer(tempDir(t), 12, 5).run();
+  const dir = tempDir(t);
+  const warnings: string[] = [];
+  const failing = toyTrainer(dir, 12, 5, {
+    data: (ctx) => {
+      if (ctx.step === 7) throw new Error("data source gone");
+      return toyBatch(ctx);
+    },
+    warn: (m) => void warnings.push(m),
+  });
+  await assert.rejects(failing.run(), /data source gone/);
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [5, 6]);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /the run failed after step 6; wrote checkpoint .*step-00000006\.safetensors/);
+
+  const resumed = await toyTrainer(dir, 12, 5).run();
+  assert.equal(resumed.resumedFrom, 6);
+  for (const name of ["fc.weight", "fc.bias"]) {
+    assert.deepEqual(bits(resumed.params.get(name)!), bits(full.params.get(name)!), name);
+    assert.deepEqual(bits(resumed.ema!.get(name)!), bits(full.ema!.get(name)!), `ema ${name}`);
+  }
+  assert.equal(resumed.lastLoss, full.lastLoss);
+  assert.deepEqual(readStepLog(join(dir, "train-log.jsonl")).map((r) => r.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+});
+
+test("an error in onStep after step 3 checkpoints step 3, which completed", async (t) => {
+  const dir = tempDir(t);
+  const trainer = toyTrainer(dir, 12, 5, {
+    onStep: (r) => {
+      if (r.step === 3) throw new Error("dashboard down");
+    },
+    warn: () => {},
+  });
+  await assert.rejects(trainer.run(), /dashboard down/);
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [3]);
+});
+
+test("resuming with a config that changes what is saved is refused, listing the differences; nothing is renamed", async (t) => {
+  const dir = tempDir(t);
+  const withoutEma = (steps: number): TrainConfigInput => ({ ...toyConfig(dir, steps, 3), adamw: { weightDecay: 0.01, maxGradNorm: 5 } });
+  await toyTrainer(dir, 6, 3, { config: withoutEma(6) }).run();
+  const files = readdirSync(dir).sort();
+  const log = readFileSync(join(dir, "train-log.jsonl"), "utf8");
+
+  // EMA turned on: the checkpoints hold no ema.*
+  await assert.rejects(toyTrainer(dir, 9, 3, { warn: () => {} }).run(), (e: unknown) => {
+    assert.ok(e instanceof TrainError, String(e));
+    assert.match(e.message, /cannot resume from .*step-00000006\.safetensors: it does not hold what this run trains and carries/);
+    assert.match(e.message, /missing ema\.fc\.weight, ema\.fc\.bias \(2 tensor\(s\) this run carries\)/);
+    assert.match(e.message, /config changes: .*adamw\.emaDecay: null -> 0\.9/);
+    assert.match(e.message, /Use a new checkpoint\.dir for this config/);
+    return true;
+  });
+  // fewer trainable parameters: the checkpoints hold fc.weight and its moments, which this run does not carry
+  await assert.rejects(
+    toyTrainer(dir, 9, 3, { config: withoutEma(9), trainable: (n) => n === "fc.bias", warn: () => {} }).run(),
+    (e: unknown) => e instanceof TrainError && /holds (?=.*\bfc\.weight\b)(?=.*adam\.m\.fc\.weight)(?=.*adam\.v\.fc\.weight).* \(3 tensor\(s\) this run does not carry\)/.test(e.message),
+  );
+  // nothing renamed, the log untouched, and the original config still resumes
+  assert.deepEqual(readdirSync(dir).sort(), files);
+  assert.equal(readFileSync(join(dir, "train-log.jsonl"), "utf8"), log);
+  assert.equal((await toyTrainer(dir, 9, 3, { config: withoutEma(9), warn: () => {} }).run()).resumedFrom, 6);
+});
+
+test("when every checkpoint is damaged, the run refuses to start over (which would truncate its log)", async (t) => {
+  const dir = tempDir(t);
+  await toyTrainer(dir, 3, 3).run();
+  const only = listCheckpoints(dir)[0]!;
+  writeFileSync(only.path, readFileSync(only.path).subarray(0, 100));
+  const warnings: string[] = [];
+  const again = () => toyTrainer(dir, 6, 3, { warn: (m) => void warnings.push(m) }).run();
+  const refusal = /checkpoint\.dir .* holds no readable checkpoint, only damaged ones \(step-00000003\.safetensors\.corrupt\); to start over in this directory, move them away first/;
+  await assert.rejects(again(), refusal);
+  assert.match(warnings[0]!, /skipping checkpoint .*step-00000003\.safetensors \(renamed to step-00000003\.safetensors\.corrupt\)/);
+  // and again on the next try, with the damaged file already renamed
+  await assert.rejects(again(), refusal);
+  assert.deepEqual(readStepLog(join(dir, "train-log.jsonl")).map((r) => r.step), [1, 2, 3]);
+});
+
+test("a trainable parameter the loss does not reach only decays, with and without gradient accumulation", async (t) => {
+  for (const accumulation of [1, 2]) {
+    const result = await new Trainer({
+      model: (g) => {
+        g.param("unused", [3]);
+        return toyModel(g, 4);
+      },
+      weights: new Map([...toyWeights(), ["unused", Tensor.float32([1, -2, 4], [3])]]),
+      data: (ctx) => toyBatch(ctx, 4),
+      config: { ...toyConfig(tempDir(t), 1, 10), accumulation, lr: { schedule: "constant", peak: 0.1 }, adamw: { weightDecay: 0.5 }, checkpoint: {} },
+    }).run();
+    const decayed = [1, -2, 4].map((v) => Math.fround(v * Math.fround(1 - Math.fround(0.1) * 0.5)));
+    assert.deepEqual(Array.from(result.params.get("unused")!.data as Float32Array), decayed, `accumulation ${accumulation}`);
+  }
+});
+
+test("float16 losses and metrics are read as numbers; other dtypes are refused when the trainer is built", async (t) => {
+  const records: StepRecord[] = [];
+  await new Trainer({
+    model: (g) => {
+      const { loss, metrics } = toyModel(g);
+      return { loss: ops.cast(loss, "float16"), metrics: { ...metrics, three_quarters: ops.cast(ops.add(ops.mul(loss, 0), 0.75), "float16") } };
+    },
+    weights: toyWeights(),
+    data: (ctx) => toyBatch(ctx),
+    config: { ...toyConfig(tempDir(t), 2, 10), checkpoint: {} },
+    onStep: (r) => void records.push(r),
+  }).run();
+  const float32Losses: number[] = [];
+  await toyTrainer(tempDir(t), 2, 10, { config: { ...toyConfig(tempDir(t), 2, 10), checkpoint: {} }, onStep: (r) => void float32Losses.push(r.loss) }).run();
+  assert.equal(records[0]!.metrics!.three_quarters, 0.75);
+  // the first loss is the float32 one rounded to float16 (relative error below 2^-11)
+  assert.ok(Math.abs(records[0]!.loss - float32Losses[0]!) <= float32Losses[0]! * 2 ** -11, `${records[0]!.loss} vs ${float32Losses[0]}`);
+  assert.throws(
+    () => new Trainer({
+      model: (g) => {
+        const { loss } = toyModel(g);
+        return { loss, metrics: { count: ops.cast(loss, "int32") } };
+      },
+      weights: toyWeights(),
+      data: (ctx) => toyBatch(ctx),
+      config: toyConfig(tempDir(t), 2, 10),
+    }),
+    /the model's metric\.count is int32\[\]; allowed: a float32 or float16 scalar/,
+  );
 });
