@@ -3,8 +3,11 @@
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
-const root = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..");
+// fileURLToPath, not URL.pathname: the latter keeps percent-escapes ("my%20dir"); import.meta.dirname
+// needs Node 20.11, and package.json allows 20.10.
+const root = fileURLToPath(new URL("..", import.meta.url));
 const filters = process.argv.slice(2);
 function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -1,5 +1,5 @@
 // The symbolic graph IR: build with the op builders, emit as ONNX.
-export { Graph, Value, attr, type Attr, type Attrs, type Node, type ParamSpec, type ValueKind } from "./graph.js";
+export { Graph, Value, attr, describeConstraint, RESERVED_NAME_PREFIX, type Attr, type Attrs, type DimConstraint, type Node, type ParamSpec, type ValueKind } from "./graph.js";
 export * from "./dim.js";
 export * as ops from "./ops/index.js";
 export { GraphShapeError } from "./ops/common.js";

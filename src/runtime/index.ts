@@ -1,1 +1,1 @@
-export { Session, SessionInputError, RuntimeUnavailableError, DEVICES, type Device, type SessionOptions, type TensorSpec } from "./session.js";
+export { Session, SessionInputError, SessionRunError, RuntimeUnavailableError, DEVICES, type Device, type SessionOptions, type TensorSpec } from "./session.js";

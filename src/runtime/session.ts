@@ -4,8 +4,8 @@
 import * as ort from "onnxruntime-node";
 import { availableParallelism } from "node:os";
 import { type DType, Tensor, isDType } from "../tensor/tensor.js";
-import { type Dim, evaluateDim, monomialOf, shapeToString } from "../graph/dim.js";
-import type { Graph } from "../graph/graph.js";
+import { type Dim, divisibilityOf, evaluateDim, monomialOf, shapeToString, symbolsOf } from "../graph/dim.js";
+import { type DimConstraint, type Graph, describeConstraint } from "../graph/graph.js";
 import { type EmitOptions, emitOnnx, saveEmitted } from "../graph/onnx/emit.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -44,6 +44,23 @@ export class SessionInputError extends Error {
 
 export class RuntimeUnavailableError extends Error {
   override name = "RuntimeUnavailableError";
+}
+
+/** A failure inside the runtime while running a model, with the session and (where ORT says) the node. */
+export class SessionRunError extends Error {
+  override name = "SessionRunError";
+  constructor(readonly model: string, readonly node: string | null, cause: unknown) {
+    const msg = cause instanceof Error ? cause.message : String(cause);
+    super(`${model}: run failed${node ? ` in node ${node}` : ""}: ${msg}`, { cause });
+  }
+}
+
+/** The node an ONNX Runtime error names ("... running Concat node. Name:'Concat_7' Status Message: ..."). */
+function failedNode(message: string): string | null {
+  const m = /running (\w+) node\. Name:'([^']*)'/.exec(message);
+  if (m) return m[2] ? `${m[2]} (${m[1]})` : m[1]!;
+  const n = /Name:'([^']+)'/.exec(message);
+  return n ? n[1]! : null;
 }
 
 function validateOptions(opts: SessionOptions): void {
@@ -106,12 +123,16 @@ function fromOrt(name: string, t: ort.Tensor): Tensor {
 }
 
 export class Session {
+  private released = false;
+
   private constructor(
     private readonly ort: ort.InferenceSession,
     readonly label: string,
     readonly inputs: readonly TensorSpec[],
     readonly outputs: readonly TensorSpec[],
     private readonly cleanup: (() => void) | null,
+    /** What the emitted nodes' symbolic shapes assume about the sizes inputs bind (none for loaded files). */
+    readonly constraints: readonly DimConstraint[] = [],
   ) {}
 
   /** Compiles a Graph (weights baked in unless `paramsAsInputs` says otherwise) and loads it. */
@@ -120,14 +141,14 @@ export class Session {
     const emitted = emitOnnx(graph, { ...opts, externalFileName: `${fileName}.data` });
     let model: string | Uint8Array = emitted.bytes;
     let cleanup: (() => void) | null = null;
-    if (emitted.external) {
-      // External data is resolved relative to a model file, so such a model is loaded from disk.
-      const dir = mkdtempSync(join(tmpdir(), "vidrd-model-"));
-      model = join(dir, fileName);
-      saveEmitted(emitted, model);
-      cleanup = () => rmSync(dir, { recursive: true, force: true });
-    }
     try {
+      if (emitted.external) {
+        // External data is resolved relative to a model file, so such a model is loaded from disk.
+        const dir = mkdtempSync(join(tmpdir(), "vidrd-model-"));
+        cleanup = () => rmSync(dir, { recursive: true, force: true });
+        model = join(dir, fileName);
+        saveEmitted(emitted, model);
+      }
       const s = await createOrt(model, opts);
       const inputs: TensorSpec[] = [
         ...graph.inputs.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
@@ -137,7 +158,7 @@ export class Session {
         }),
       ];
       const outputs = graph.outputs.map((o) => ({ name: o.name, dtype: o.value.dtype, shape: o.value.shape }));
-      return new Session(s, `graph ${graph.name}`, inputs, outputs, cleanup);
+      return new Session(s, `graph ${graph.name}`, inputs, outputs, cleanup, emitted.constraints);
     } catch (e) {
       cleanup?.();
       throw e;
@@ -156,8 +177,15 @@ export class Session {
     return new Session(s, label, specsFromOrt(s.inputMetadata), specsFromOrt(s.outputMetadata), null);
   }
 
-  /** Every problem with `feeds` (missing, unknown, dtype, rank, size, inconsistent symbols), all at once. */
+  /**
+   * Every problem with `feeds` (missing, unknown, dtype, rank, size, inconsistent symbols, sizes the
+   * graph's shapes do not hold for), all at once.
+   */
   check(feeds: Readonly<Record<string, Tensor>>): string[] {
+    if (feeds === null || typeof feeds !== "object" || Array.isArray(feeds)) {
+      const got = feeds === null ? "null" : Array.isArray(feeds) ? "an array" : typeof feeds;
+      return [`feeds must be an object mapping input names to Tensors, got ${got}`];
+    }
     const problems: string[] = [];
     const known = new Set(this.inputs.map((s) => s.name));
     for (const name of Object.keys(feeds)) {
@@ -196,18 +224,35 @@ export class Session {
         } else deferred.push({ spec, t, axis });
       });
     }
+    // "H = 5 (input x axis 2)" for each symbol of d
+    const sizesOf = (d: Dim): string =>
+      [...new Set(symbolsOf(d))].map((s) => `${s} = ${bindings.get(s)} (input ${boundBy.get(s)})`).join(", ");
     for (const { spec, t, axis } of deferred) {
       const d = spec.shape[axis]!;
       const want = evaluateDim(d, bindings);
-      if (want !== null && want !== t.shape[axis]) {
+      if (want === null) continue;
+      if (!Number.isInteger(want)) {
+        const div = divisibilityOf(d);
+        const needs = div ? `, which needs ${div.numerator} divisible by ${div.divisor}` : "";
+        problems.push(`input ${spec.name}: axis ${axis} (${d}) is not a whole size at ${sizesOf(d)}${needs}`);
+      } else if (want !== t.shape[axis]) {
         problems.push(`input ${spec.name}: axis ${axis} (${d}) is ${t.shape[axis]}, expected ${want}`);
       }
+    }
+    for (const c of this.constraints) {
+      const v = evaluateDim(c.dim, bindings);
+      if (v === null) continue;
+      const holds = c.kind === "divisible" ? Number.isInteger(v / c.divisor) : v >= c.min;
+      if (holds) continue;
+      const compound = !(typeof c.dim === "string" && bindings.has(c.dim)); // "B*F", not "F"
+      problems.push(`${describeConstraint(c)}, but ${sizesOf(c.dim)}${compound ? ` make ${c.dim} = ${v}` : ""}`);
     }
     return problems;
   }
 
   /** Runs the model; returns the requested outputs (all by default) as host tensors. */
   async run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+    if (this.released) throw new Error(`${this.label}: session was released`);
     const problems = this.check(feeds);
     const names = outputNames ?? this.outputs.map((o) => o.name);
     for (const n of names) {
@@ -216,15 +261,26 @@ export class Session {
     if (problems.length) throw new SessionInputError(problems, this.label);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const spec of this.inputs) ortFeeds[spec.name] = toOrt(feeds[spec.name]!);
-    const result = await this.ort.run(ortFeeds, [...names]);
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await this.ort.run(ortFeeds, [...names]);
+    } catch (e) {
+      throw new SessionRunError(this.label, failedNode((e as Error)?.message ?? String(e)), e);
+    }
     const out: Record<string, Tensor> = {};
     for (const n of names) out[n] = fromOrt(n, result[n]!);
     return out;
   }
 
+  /** Frees the runtime session and removes its temporary model files; a second call does nothing. */
   async release(): Promise<void> {
-    await this.ort.release();
-    this.cleanup?.();
+    if (this.released) return;
+    this.released = true;
+    try {
+      await this.ort.release();
+    } finally {
+      this.cleanup?.();
+    }
   }
 }
 

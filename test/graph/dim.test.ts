@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { canonical, dimAdd, dimDiv, dimEq, dimMul, dimProduct, dimWindow, evaluateDim } from "../../src/graph/dim.js";
+import { canonical, dimAdd, dimDiv, dimEq, dimMul, dimProduct, dimWindow, divisibilityOf, evaluateDim } from "../../src/graph/dim.js";
 
 test("symbolic products are canonical whatever the order", () => {
   assert.equal(dimMul("F", "B"), "B*F");
@@ -45,4 +45,34 @@ test("evaluation binds symbols", () => {
   assert.equal(evaluateDim("H/2", b), 16);
   assert.equal(evaluateDim("W", b), null);
   assert.equal(evaluateDim(5, b), 5);
+});
+
+test("several denominators fold into one: H/2/2 is H/4", () => {
+  assert.equal(canonical("H/2/2"), "H/4");
+  assert.equal(canonical("2*H/4/2"), "H/4");
+  assert.ok(dimEq("H/2/2", dimDiv("H", 4)));
+  assert.equal(dimMul("H/2/2", 4), "H");
+  assert.equal(evaluateDim("H/2/2", new Map([["H", 8]])), 2);
+});
+
+test("dividing or multiplying by 1 keeps a dimension, opaque ones included", () => {
+  assert.equal(dimDiv("(H+1)", 1), "(H+1)");
+  assert.equal(dimMul("(H+1)", 1), "(H+1)");
+  assert.equal(dimMul(1, "(H+1)"), "(H+1)");
+  assert.equal(dimProduct(["(H+1)"]), "(H+1)");
+  assert.equal(dimDiv("(H+1)", "(H+1)"), 1);
+  // a stride-1 "same" window on an opaque dim keeps it
+  assert.equal(dimWindow("(H+1)", 2, 3, 1), "(H+1)");
+  assert.equal(dimDiv("B*F", 1), "B*F");
+});
+
+test("a fractional dimension names the divisibility it assumes; evaluation shows when sizes break it", () => {
+  assert.deepEqual(divisibilityOf("H/2"), { numerator: "H", divisor: 2 });
+  assert.deepEqual(divisibilityOf("3*H/4"), { numerator: "3*H", divisor: 4 });
+  assert.deepEqual(divisibilityOf("B*F/3"), { numerator: "B*F", divisor: 3 });
+  assert.equal(divisibilityOf("2*H"), null);
+  assert.equal(divisibilityOf(7), null);
+  assert.equal(divisibilityOf("(H+1)"), null);
+  assert.equal(evaluateDim("H/2", new Map([["H", 5]])), 2.5);
+  assert.equal(evaluateDim("B*F/3", new Map([["B", 3], ["F", 7]])), 7);
 });

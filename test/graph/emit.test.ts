@@ -134,3 +134,23 @@ test("an output that is a graph input or is named twice goes through Identity", 
   assert.deepEqual([...r.b!.data], [3, 6]);
   await s.release();
 });
+
+test("user names that look like internal ones (v<id>, const_<id>) do not collide with emitted values", async () => {
+  const g = new Graph("names");
+  // ids are given in creation order: inputs 0 and 1, the constant 2 is 2, the first Mul's output is 4
+  const a = g.input("v4", "float32", [2]);
+  const b = g.input("const_2", "float32", [2]);
+  g.output("v6", ops.mul(ops.mul(a, 2), b));
+  const m = emitOnnx(g);
+  const Model = onnxType("ModelProto");
+  const decoded = Model.toObject(Model.decode(m.bytes), { longs: Number, bytes: Array }) as any;
+  const produced = [...decoded.graph.initializer.map((t: any) => t.name), ...decoded.graph.node.flatMap((n: any) => n.output)];
+  assert.deepEqual(produced.filter((n: string) => ["v4", "const_2"].includes(n)), [], "only the inputs carry user names");
+  const s = await Session.fromGraph(g, { threads: 1 });
+  try {
+    const r = await s.run({ v4: Tensor.float32([1, 2]), const_2: Tensor.float32([10, 100]) });
+    assert.deepEqual([...r.v6!.data], [20, 400]);
+  } finally {
+    await s.release();
+  }
+});

@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Graph, ops } from "../../src/graph/index.js";
-import { RuntimeUnavailableError, Session, SessionInputError } from "../../src/runtime/index.js";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { RuntimeUnavailableError, Session, SessionInputError, SessionRunError } from "../../src/runtime/index.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 
 async function twoInputSession(): Promise<Session> {
@@ -98,4 +101,140 @@ test("device and thread options are validated; cuda without its libraries is a c
 test("a missing or corrupt model file is a clear error", async () => {
   await assert.rejects(Session.fromFile("/nonexistent/model.onnx"), /cannot load model \/nonexistent\/model\.onnx/);
   await assert.rejects(Session.fromBytes(Uint8Array.of(1, 2, 3, 4, 5), {}, "model junk.onnx"), /cannot load model/);
+});
+
+test("sizes a stride-2 conv cannot halve are refused before running, naming the conv and the input", async () => {
+  // conv stride 2 then 2x upsampling gives back H only for even H; the concat with x relies on it
+  const g = new Graph("down_up");
+  const x = g.input("x", "float32", [1, 2, "H", "W"]);
+  const w = g.param("down_blocks.0.downsamplers.0.conv.weight", [2, 2, 3, 3]);
+  const up = ops.resizeNearest(ops.conv(x, w, null, { stride: 2, padding: 1 }), [1, 1, 2, 2]); // [1, 2, H, W]
+  g.output("y", ops.concat([x, up], 1));
+  const s = await Session.fromGraph(g, { weights: new Map([[w.name, Tensor.zeros("float32", [2, 2, 3, 3])]]), threads: 1 });
+  try {
+    const odd = { x: Tensor.zeros("float32", [1, 2, 5, 6]) };
+    assert.deepEqual(s.check(odd), ["Conv down_blocks.0.downsamplers.0.conv needs H divisible by 2, but H = 5 (input x axis 2)"]);
+    await assert.rejects(s.run(odd), (e: unknown) => e instanceof SessionInputError && /needs H divisible by 2/.test(e.message));
+    const { y } = await s.run({ x: Tensor.zeros("float32", [1, 2, 4, 6]) });
+    assert.deepEqual(y!.shape, [1, 4, 4, 6]);
+  } finally {
+    await s.release();
+  }
+});
+
+test("only nodes an output needs restrict sizes; a condition also assumed by a live node keeps that reason", async () => {
+  const g = new Graph("partly_dead");
+  const x = g.input("x", "float32", [1, 2, "H", "W"]);
+  ops.conv(x, g.param("unused.conv.weight", [2, 2, 3, 3]), null, { stride: 2, padding: 1 }); // H/2, W/2; no output needs it
+  const [top] = ops.split(x, 2, { parts: 2 }, "rows.halves"); // [1, 2, H/2, W]
+  g.output("top", top!);
+  assert.equal(g.constraints.length, 2, "the graph records both conditions (H and W even), first for the conv");
+  const s = await Session.fromGraph(g, { threads: 1 });
+  try {
+    assert.deepEqual(s.check({ x: Tensor.zeros("float32", [1, 2, 5, 5]) }), ["Split rows.halves needs H divisible by 2, but H = 5 (input x axis 2)"]);
+    const { top: y } = await s.run({ x: Tensor.zeros("float32", [1, 2, 4, 5]) });
+    assert.deepEqual(y!.shape, [1, 2, 2, 5]);
+  } finally {
+    await s.release();
+  }
+});
+
+test("an input dim that is not a whole size at the bound symbols is named with its divisibility", async () => {
+  const g = new Graph("halves");
+  const x = g.input("x", "float32", ["B", "H"]);
+  const half = g.input("half", "float32", ["B*H/2"]);
+  g.output("y", ops.add(ops.reduceSum(x, [0, 1], false), ops.reduceSum(half, [0], false)));
+  const s = await Session.fromGraph(g, { threads: 1 });
+  try {
+    assert.deepEqual(s.check({ x: Tensor.zeros("float32", [3, 5]), half: Tensor.zeros("float32", [7]) }), [
+      "input half: axis 0 (B*H/2) is not a whole size at B = 3 (input x axis 0), H = 5 (input x axis 1), which needs B*H divisible by 2",
+    ]);
+    assert.deepEqual(s.check({ x: Tensor.zeros("float32", [3, 4]), half: Tensor.zeros("float32", [6]) }), []);
+  } finally {
+    await s.release();
+  }
+});
+
+test("a failure inside the runtime names the session and the node", async () => {
+  // dims the IR cannot compare (F vs G) reach the runtime unchecked; its error is reworded with context
+  const g = new Graph("mismatch");
+  const a = g.input("a", "float32", ["F"]);
+  const b = g.input("b", "float32", ["G"]);
+  const [y] = g.addNode("Add", [a, b], {}, [{ dtype: "float32", shape: ["F"] }], "frames.bad_add");
+  g.output("y", y!);
+  const s = await Session.fromGraph(g, { threads: 1 });
+  try {
+    await assert.rejects(s.run({ a: Tensor.zeros("float32", [3]), b: Tensor.zeros("float32", [4]) }), (e: unknown) => {
+      assert.ok(e instanceof SessionRunError, String(e));
+      assert.match(e.message, /^graph mismatch: run failed in node frames\.bad_add \(Add\): /);
+      assert.equal(e.node, "frames.bad_add (Add)");
+      assert.ok(e.cause instanceof Error);
+      return true;
+    });
+  } finally {
+    await s.release();
+  }
+});
+
+test("feeds that are not an object are an input problem, not a TypeError", async () => {
+  const s = await twoInputSession();
+  try {
+    assert.deepEqual(s.check(null as never), ["feeds must be an object mapping input names to Tensors, got null"]);
+    assert.deepEqual(s.check([] as never), ["feeds must be an object mapping input names to Tensors, got an array"]);
+    assert.deepEqual(s.check(undefined as never), ["feeds must be an object mapping input names to Tensors, got undefined"]);
+    await assert.rejects(s.run(null as never), (e: unknown) => e instanceof SessionInputError && /feeds must be an object/.test(e.message));
+  } finally {
+    await s.release();
+  }
+});
+
+/** Runs `body` with os.tmpdir() pointing at a fresh directory, which it returns the listing of. */
+async function inFreshTmpdir(body: () => Promise<void>): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), "vidrd-session-test-"));
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    await body();
+    return readdirSync(dir);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function externalGraph(name: string): { g: Graph; weights: Map<string, Tensor> } {
+  const g = new Graph(name);
+  const w = g.param("scale.weight", [4]);
+  g.output("y", ops.mul(g.input("x", "float32", [4]), w));
+  return { g, weights: new Map([["scale.weight", Tensor.float32([1, 2, 3, 4])]]) };
+}
+
+test("release is idempotent, a released session refuses to run, and the temporary model dir goes even if the runtime's release fails", async () => {
+  const left = await inFreshTmpdir(async () => {
+    const { g, weights } = externalGraph("ext");
+    const s = await Session.fromGraph(g, { weights, externalData: "always", threads: 1 });
+    await s.release();
+    await s.release(); // a second release does nothing
+    await assert.rejects(s.run({ x: Tensor.float32([1, 1, 1, 1]) }), /graph ext: session was released/);
+
+    const t = await Session.fromGraph(g, { weights, externalData: "always", threads: 1 });
+    const inner = (t as unknown as { ort: { release(): Promise<void> } }).ort;
+    const realRelease = inner.release.bind(inner);
+    inner.release = async () => {
+      await realRelease();
+      throw new Error("runtime release failed");
+    };
+    await assert.rejects(t.release(), /runtime release failed/);
+  });
+  assert.deepEqual(left, [], "no temporary model dir left");
+});
+
+test("fromGraph removes its temporary model dir when writing the model fails", async () => {
+  const left = await inFreshTmpdir(async () => {
+    // a graph name with a path separator makes the model file land in a directory that does not exist
+    const { g, weights } = externalGraph("missing_dir/model");
+    await assert.rejects(Session.fromGraph(g, { weights, externalData: "always", threads: 1 }));
+  });
+  assert.deepEqual(left, [], "no temporary model dir left");
 });

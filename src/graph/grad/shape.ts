@@ -1,13 +1,13 @@
 // Backward rules of the shape ops. Each forward op only moves elements, so each gradient moves gy back:
-// the inverse reshape or permutation, a split for a concat, a zero pad for a slice, a scatter-add for a
-// gather, a sum over the copies for an expand or a nearest-neighbour upsampling. Sizes that are symbolic
-// at build time are read at run time from Shape of the forward values, so one backward graph serves
-// every clip size; every gradient carries its input's (symbolic) shape.
+// the inverse reshape or permutation, a split for a concat, a zero pad for a slice, the opposite pad for
+// a pad, a scatter-add for a gather, a sum over the copies for an expand or a nearest-neighbour
+// upsampling. Sizes that are symbolic at build time are read at run time from Shape of the forward
+// values, so one backward graph serves every clip size; every gradient carries its input's shape.
 
 import { Tensor } from "../../tensor/tensor.js";
 import { type Dim, isStatic } from "../dim.js";
 import type { Node, Value } from "../graph.js";
-import { add, cast, sub } from "../ops/elementwise.js";
+import { add, cast, neg, sub } from "../ops/elementwise.js";
 import { fail, int64s } from "../ops/common.js";
 import { pad, scatterNDAdd, shapeOf, zerosLike } from "../ops/fill.js";
 import { reduceSum } from "../ops/linalg.js";
@@ -102,6 +102,35 @@ function sliceGrad(node: Node, gy: Value): Value {
     pads[x.rank + ax] = toEnd ? 0 : sizeSub(sizeSub(size, before), sizeOf(g, ax));
   });
   return padTo(g, pads, x, node);
+}
+
+/**
+ * y = pad(x, pads, c) in constant mode: y holds x shifted by the "before" pads, with c around it (and
+ * negative pads crop x). So dx = gy with the pads undone, Pad(gy, -pads): positive pads are cut off
+ * again, cropped positions of x get zeros. Run-time pads are negated at run time. dc = sum of gy over
+ * the filled positions = sum(gy) - sum(dx).
+ */
+function padGrad(node: Node, gy: Value, needs: readonly boolean[]): (Value | null)[] {
+  const mode = node.attrs.mode;
+  if ((mode && mode.value !== "constant") || node.inputs[3]) {
+    fail("gradients", node.name, "Pad backward supports only constant mode over all axes (as pad builds)");
+  }
+  const x = input(node, 0);
+  const pads = input(node, 1);
+  const stored = x.graph.constants.get(pads);
+  let dx: Value;
+  if (stored && stored.dtype === "int64") dx = padTo(gy, Array.from(stored.data as BigInt64Array, (p) => -Number(p)), x, node);
+  else {
+    const undo = neg(pads); // int64 [2 * rank]
+    dx = gy.graph.addNode("Pad", [gy, undo], { mode: { type: "string", value: "constant" } }, [{ dtype: gy.dtype, shape: x.shape }], `${node.name}.grad`)[0]!;
+  }
+  let dc: Value | null = null;
+  const c = node.inputs[2];
+  if (needs[2] && c) {
+    const all = (v: Value) => reduceSum(v, [...v.shape.keys()], false); // []
+    dc = reshape(sub(all(gy), all(dx)), c.shape);
+  }
+  return [needs[0] ? dx : null, null, dc];
 }
 
 /** Zeros of data's shape with the axes permuted by `perm` (ConstantOfShape, as zerosLike). */
@@ -213,6 +242,9 @@ export const shapeRules: GradRules = {
     const dx = x.graph.addNode("Concat", parts, { axis: { type: "int", value: axis < 0 ? axis + x.rank : axis } }, [{ dtype: x.dtype, shape: x.shape }], `${node.name}.grad`)[0]!;
     return [dx, null];
   },
+
+  // y = pad(x, pads, c): dx = Pad(gy, -pads), dc = sum of gy where c was placed
+  Pad: ({ node, gradOutputs, needs }) => padGrad(node, onlyGrad(node, gradOutputs), needs),
 
   // y = broadcast(x): dx = gy summed over the broadcast axes
   Expand: ({ node, gradOutputs }) => [unbroadcast(onlyGrad(node, gradOutputs), input(node, 0)), null],

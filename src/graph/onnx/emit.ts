@@ -7,7 +7,7 @@ import { endianness } from "node:os";
 import { writeAll, writeFileAtomic } from "../../io/atomic-file.js";
 import { type DType, Tensor, sameShape } from "../../tensor/tensor.js";
 import type { Dim } from "../dim.js";
-import type { Attr, Graph, Node, Value } from "../graph.js";
+import { type Attr, type DimConstraint, type Graph, type Node, type Value, RESERVED_NAME_PREFIX } from "../graph.js";
 import { ONNX_DTYPE } from "../ops/common.js";
 import { ATTR_TYPE, IR_VERSION, onnxType } from "./proto.js";
 
@@ -35,6 +35,8 @@ export interface EmittedModel {
   external: { fileName: string; chunks: { offset: number; data: Uint8Array }[]; totalBytes: number } | null;
   /** Names of the parameters that are graph inputs, in order. */
   paramInputs: string[];
+  /** What the emitted nodes' shapes assume about run-time sizes (Session.check verifies them). */
+  constraints: DimConstraint[];
 }
 
 export class WeightsError extends Error {
@@ -112,14 +114,19 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): EmittedModel {
     } else baked.push({ name: value.name, tensor: t });
   }
   if (problems.length) throw new WeightsError(`graph ${graph.name}: ${problems.length} weight problem(s):\n  ${problems.join("\n  ")}`);
-  for (const [v, t] of graph.constants) if (used.has(v)) baked.push({ name: v.name, tensor: t });
-
-  // ONNX names: graph outputs keep their names; other node outputs get short unique ones.
+  // ONNX names: inputs, parameters and graph outputs keep their names; constants and other node outputs
+  // get short unique ones under a prefix that Graph refuses for user names, so the two never collide.
   const onnxName = new Map<Value, string>();
+  const internal = (v: Value): string => `${RESERVED_NAME_PREFIX}${v.kind === "constant" ? "c" : "v"}${v.id}`;
+  for (const [v, t] of graph.constants) {
+    if (!used.has(v)) continue;
+    onnxName.set(v, internal(v));
+    baked.push({ name: internal(v), tensor: t });
+  }
   const extraNodes: object[] = [];
-  for (const n of nodes) for (const o of n.outputs) onnxName.set(o, `v${o.id}`);
+  for (const n of nodes) for (const o of n.outputs) onnxName.set(o, internal(o));
   for (const { name, value } of graph.outputs) {
-    if (value.kind === "node" && onnxName.get(value) === `v${value.id}`) onnxName.set(value, name);
+    if (value.kind === "node" && onnxName.get(value) === internal(value)) onnxName.set(value, name);
     else extraNodes.push({ opType: "Identity", input: [nameOf(value)], output: [name], name: `output.${name}` });
   }
   function nameOf(v: Value): string {
@@ -171,7 +178,12 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): EmittedModel {
   };
   const Model = onnxType("ModelProto");
   const bytes = Model.encode(Model.fromObject(model)).finish();
-  return { bytes, external: external ? { fileName, chunks, totalBytes: offset } : null, paramInputs: paramInputs.map((v) => v.name) };
+  return {
+    bytes,
+    external: external ? { fileName, chunks, totalBytes: offset } : null,
+    paramInputs: paramInputs.map((v) => v.name),
+    constraints: graph.constraintsOf(new Set(nodes)),
+  };
 }
 
 /** Writes an emitted model to `path`, and its external data beside it, each file atomically. */

@@ -70,5 +70,13 @@ export function normAxis(op: string, axis: number, rank: number, name?: string):
   return axis < 0 ? axis + rank : axis;
 }
 
+/** Normalises a list of axes (see normAxis); an axis named twice, directly or as a negative index, is an error. */
+export function normAxes(op: string, axes: readonly number[], rank: number, name?: string): number[] {
+  const norm = axes.map((a) => normAxis(op, a, rank, name));
+  const repeated = norm.filter((a, i) => norm.indexOf(a) !== i);
+  if (repeated.length) fail(op, name, `axes [${axes.join(", ")}] name axis ${repeated[0]} more than once (rank ${rank})`);
+  return norm;
+}
+
 /** ONNX TensorProto.DataType codes. */
 export const ONNX_DTYPE: Record<DType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10 };

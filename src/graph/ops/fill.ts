@@ -6,7 +6,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { type Dim, dimAdd, isStatic, shapeToString } from "../dim.js";
 import type { Graph, Value } from "../graph.js";
 import { shapeTensor } from "./shape.js";
-import { ONNX_DTYPE, fail, int64s, normAxis } from "./common.js";
+import { ONNX_DTYPE, fail, int64s, normAxes } from "./common.js";
 
 /** Shape(x) as a 1-D int64 value (a constant when x's shape is static). */
 export function shapeOf(x: Value): Value {
@@ -85,7 +85,7 @@ export function scatterNDAdd(data: Value, indices: Value, updates: Value, name?:
 /** Number of elements of x over `axes`, as a float scalar of x's dtype (computed at run time if symbolic). */
 export function countOver(x: Value, axes: readonly number[]): Value {
   const g = x.graph;
-  const norm = axes.map((a) => normAxis("count", a, x.rank));
+  const norm = normAxes("count", axes, x.rank);
   const dims = norm.map((a) => x.shape[a]!);
   if (dims.every(isStatic)) {
     const n = (dims as number[]).reduce((a, b) => a * b, 1);

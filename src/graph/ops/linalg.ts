@@ -3,7 +3,7 @@
 import { Tensor } from "../../tensor/tensor.js";
 import { type Dim, dimEq, shapeToString } from "../dim.js";
 import type { Value } from "../graph.js";
-import { broadcastShapes, fail, int64s, normAxis, requireFloat } from "./common.js";
+import { broadcastShapes, fail, int64s, normAxes, normAxis, requireFloat } from "./common.js";
 import { add, mul } from "./elementwise.js";
 import { reshape, reshapeLike, transpose } from "./shape.js";
 
@@ -41,7 +41,7 @@ function reduce(op: "ReduceMean" | "ReduceSum", x: Value, axes: readonly number[
   requireFloat(op, x, name);
   // ONNX reads empty axes as "all axes"; an explicit list avoids that surprise.
   if (axes.length === 0) fail(op, name, `axes must name at least one axis of ${x.describe()}`);
-  const norm = [...new Set(axes.map((a) => normAxis(op, a, x.rank, name)))].sort((a, b) => a - b);
+  const norm = normAxes(op, axes, x.rank, name).sort((a, b) => a - b);
   const shape = keepDims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
   const keep = { type: "int", value: keepDims ? 1 : 0 } as const;
   // Opset 17: ReduceSum takes axes as an input, ReduceMean still as an attribute.

@@ -15,7 +15,7 @@ import {
   shapeToString,
 } from "../dim.js";
 import type { Attrs, Graph, Value } from "../graph.js";
-import { fail, int64s, normAxis } from "./common.js";
+import { fail, int64s, normAxes, normAxis } from "./common.js";
 
 /** A 1-D int64 value holding `dims` at run time (constants where static, Shape/Gather/Mul otherwise). */
 export function shapeTensor(g: Graph, dims: readonly Dim[], op = "shape", name?: string): Value {
@@ -104,6 +104,7 @@ export function slice(x: Value, axis: number, start: number, end?: number, step 
   if (!Number.isInteger(step) || step === 0) fail("Slice", name, `step must be a non-zero integer, got ${step}`);
   const d = x.shape[ax]!;
   let len: Dim;
+  let minSize = 0; // the size a symbolic axis needs for `len` to hold
   if (isStatic(d)) {
     const clamp = (i: number, lo: number, hi: number) => Math.min(Math.max(i < 0 ? i + d : i, lo), hi);
     if (step > 0) {
@@ -116,25 +117,37 @@ export function slice(x: Value, axis: number, start: number, end?: number, step 
       len = Math.max(0, Math.ceil((s - e) / -step));
     }
   } else {
+    // The length is exact only when the bounds lie inside the axis (ONNX clamps them at run time, so
+    // x[0:100] on F elements is F long for F < 100): each case records the size it needs.
     if (step !== 1) fail("Slice", name, `only step 1 on symbolic axis ${ax} (${d})`);
-    if (start >= 0 && end === undefined) len = dimAdd(d, -start);
-    else if (start >= 0 && end !== undefined && end >= 0) len = end - start;
-    else if (start >= 0 && end !== undefined && end < 0) len = dimAdd(d, end - start);
-    else if (start < 0 && end === undefined) len = -start;
-    else fail("Slice", name, `start ${start}, end ${end} on symbolic axis ${ax} (${d}) are not supported`);
+    if (start >= 0 && end === undefined) {
+      len = dimAdd(d, -start);
+      minSize = start;
+    } else if (start >= 0 && end !== undefined && end >= 0) {
+      len = Math.max(0, end - start);
+      minSize = len > 0 ? end : 0;
+    } else if (start >= 0 && end !== undefined && end < 0) {
+      len = dimAdd(d, end - start);
+      minSize = start - end;
+    } else if (start < 0 && end === undefined) {
+      len = -start;
+      minSize = -start;
+    } else fail("Slice", name, `start ${start}, end ${end} on symbolic axis ${ax} (${d}) are not supported`);
   }
   const big = step > 0 ? Number.MAX_SAFE_INTEGER : -Number.MAX_SAFE_INTEGER;
   const g = x.graph;
   const shape = x.shape.map((dd, i) => (i === ax ? len : dd));
   // ONNX clamps starts differently from Python for negative steps; an empty Python slice is emitted as [0:0].
   const [s0, e0] = len === 0 ? [0, 0] : [start, end ?? big];
-  return g.addNode(
+  const y = g.addNode(
     "Slice",
     [x, int64s(g, [s0]), int64s(g, [e0]), int64s(g, [ax]), int64s(g, [step])],
     {},
     [{ dtype: x.dtype, shape }],
     name,
   )[0]!;
+  g.requireAtLeast(d, minSize, y.producer!);
+  return y;
 }
 
 /** Splits along `axis` into pieces of the given sizes, or into `parts` equal pieces. */
@@ -147,6 +160,7 @@ export function split(x: Value, axis: number, sizes: readonly number[] | { parts
     if (!Number.isInteger(n) || n < 1) fail("Split", name, `parts must be a positive integer, got ${n}`);
     const piece = dimDiv(d, n);
     if (typeof piece === "string" && piece.startsWith("(")) fail("Split", name, `axis ${ax} of ${x.describe()} does not split into ${n} equal parts`);
+    // pieces like F/2 exist only for even F: addNode records that the graph needs F divisible by 2
     const shape = x.shape.map((dd, i) => (i === ax ? piece : dd));
     return g.addNode("Split", [x], { axis: { type: "int", value: ax } }, Array.from({ length: n }, () => ({ dtype: x.dtype, shape })), name);
   }
@@ -179,7 +193,7 @@ export function expand(x: Value, shape: readonly Dim[], name?: string): Value {
 
 export function unsqueeze(x: Value, axes: readonly number[], name?: string): Value {
   const rank = x.rank + axes.length;
-  const norm = axes.map((a) => normAxis("Unsqueeze", a, rank, name)).sort((a, b) => a - b);
+  const norm = normAxes("Unsqueeze", axes, rank, name).sort((a, b) => a - b);
   const shape: Dim[] = [];
   let j = 0;
   for (let i = 0; i < rank; i++) shape.push(norm.includes(i) ? 1 : x.shape[j++]!);
@@ -187,7 +201,7 @@ export function unsqueeze(x: Value, axes: readonly number[], name?: string): Val
 }
 
 export function squeeze(x: Value, axes: readonly number[], name?: string): Value {
-  const norm = axes.map((a) => normAxis("Squeeze", a, x.rank, name));
+  const norm = normAxes("Squeeze", axes, x.rank, name);
   for (const a of norm) if (x.shape[a] !== 1) fail("Squeeze", name, `axis ${a} of ${x.describe()} is not 1`);
   const shape = x.shape.filter((_, i) => !norm.includes(i));
   return x.graph.addNode("Squeeze", [x, int64s(x.graph, norm)], {}, [{ dtype: x.dtype, shape }], name)[0]!;

@@ -242,3 +242,37 @@ test("unsupported forms fail with an error that names the node", () => {
   const [z] = g.addNode("Resize", [x, null, scales], { mode: { type: "string", value: "linear" } }, [{ dtype: "float32", shape: ["B", "2*F"] }], "up.linear");
   assert.throws(() => gradients(ops.reduceSum(z!, [0, 1], false), [x]), /gradients up\.linear: Resize backward supports only nearest/);
 });
+
+test("gradient of pad: positive, negative (cropping) and mixed static pads; symbolic axes; run-time pads; the fill value", async () => {
+  // pads in ONNX order: begin of each axis, then end of each axis
+  for (const pads of [[1, 0, 2, 1, 0, 3], [-1, 0, 0, 0, 1, -2], [0, -1, 1, 2, 1, -1]]) {
+    await gradCheck((g) => {
+      const x = g.input("x", "float32", [3, 4, 5]);
+      return { output: ops.pad(x, pads, 0.5), feeds: { x: randomTensor([3, 4, 5], 90) }, wrt: [x] };
+    });
+  }
+  for (const [B, F] of [[1, 3], [2, 4]] as const) {
+    await gradCheck((g) => {
+      const x = g.input("x", "float32", ["B", 2, "F", 3]);
+      const y = ops.pad(x, [0, 0, 1, -1, 0, 1, 2, 0]); // [B, 3, F+3, 2]
+      const { output, feed } = contractSymbolic(g, y, [B, 3, F + 3, 2], "w", 91);
+      return { output, feeds: { x: randomTensor([B, 2, F, 3], 92), ...feed }, wrt: [x] };
+    });
+  }
+  // pads known only at run time (a 1-element int64 value per entry): the gradient negates them at run time
+  await gradCheck((g) => {
+    const x = g.input("x", "float32", [2, 3]);
+    const before = g.input("before", "int64", [1]);
+    const after = g.input("after", "int64", [1]);
+    const y = ops.pad(x, [0, before, 0, after]); // [2, 3 + before + after], its last axis opaque
+    const { output, feed } = contractSymbolic(g, y, [2, 2], "w", 93);
+    return { output, feeds: { x: randomTensor([2, 3], 94), before: int64([1], [1]), after: int64([1], [-2]), ...feed }, wrt: [x] };
+  });
+  // a fill value that is itself differentiated gets the sum of gy where it was placed
+  await gradCheck((g) => {
+    const x = g.input("x", "float32", [2, 3]);
+    const c = g.input("c", "float32", []);
+    const [y] = g.addNode("Pad", [x, ops.int64s(g, [1, 0, 0, 2]), c], { mode: { type: "string", value: "constant" } }, [{ dtype: "float32", shape: [3, 5] }]);
+    return { output: ops.mul(y!, y!), feeds: { x: randomTensor([2, 3], 95), c: randomTensor([], 96) }, wrt: [x, c] };
+  });
+});

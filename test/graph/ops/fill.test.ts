@@ -243,3 +243,9 @@ test("countOver: static counts are constants, symbolic ones are read at run time
     await s.release();
   }
 });
+test("countOver refuses an axis named twice (it would count it twice)", () => {
+  const g = new Graph("count_twice");
+  const x = g.input("x", "float32", [2, 3]);
+  assert.throws(() => countOver(x, [1, -1]), /count: axes \[1, -1\] name axis 1 more than once/);
+});
+

@@ -171,4 +171,7 @@ test("matmul, linear, reduce and softmax build errors", () => {
   assert.throws(() => ops.reduceSum(a, [-4]), /ReduceSum: axis -4 is out of range for rank 3/);
   assert.throws(() => ops.softmax(a, 3), /Softmax: axis 3 is out of range for rank 3/);
   assert.throws(() => ops.softmax(a, 1.5), /Softmax: axis 1.5 is out of range/);
+  // an axis named twice is a mistake (as in NumPy and PyTorch), not a silent de-duplication
+  assert.throws(() => ops.reduceSum(a, [1, 1]), (e: unknown) => e instanceof GraphShapeError && /ReduceSum: axes \[1, 1\] name axis 1 more than once \(rank 3\)/.test(e.message));
+  assert.throws(() => ops.reduceMean(a, [2, -1], true, "stats"), /ReduceMean stats: axes \[2, -1\] name axis 2 more than once/);
 });

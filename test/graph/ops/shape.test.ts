@@ -282,3 +282,34 @@ test("shape op build errors: element counts, axes, permutations, split sizes", (
   assert.throws(() => ops.resizeNearest(s, [1, 2]), /Resize: needs 3 scales for float32\[2, 3, 4\], got \[1, 2\]/);
   assert.throws(() => ops.resizeNearest(s, [1, 1.5, 2]), /scales \[1, 1.5, 2\] must be positive integers/);
 });
+
+test("repeated axes are refused by unsqueeze and squeeze, directly or through a negative index", () => {
+  const g = new Graph("repeats");
+  const x = g.input("x", "float32", [1, 3]);
+  for (const [build, pattern] of [
+    [() => ops.unsqueeze(x, [0, 0], "expand_dims"), /Unsqueeze expand_dims: axes \[0, 0\] name axis 0 more than once \(rank 4\)/],
+    [() => ops.unsqueeze(x, [1, -3]), /Unsqueeze: axes \[1, -3\] name axis 1 more than once/],
+    [() => ops.squeeze(x, [0, 0]), /Squeeze: axes \[0, 0\] name axis 0 more than once \(rank 2\)/],
+    [() => ops.squeeze(x, [0, -2]), /Squeeze: axes \[0, -2\] name axis 0 more than once/],
+  ] as const) {
+    assert.throws(build, (e: unknown) => e instanceof GraphShapeError && pattern.test(e.message));
+  }
+});
+
+test("slice on a symbolic axis: an empty range runs empty; a bound past the axis is refused before running", async () => {
+  const g = new Graph("symbolic_bounds");
+  const x = g.input("x", "float32", ["F", 3]);
+  g.output("empty", ops.slice(x, 0, 5, 2)); // [0, 3] whatever F is
+  g.output("head", ops.slice(x, 0, 0, 4, 1, "head")); // [4, 3]: needs F >= 4
+  const s = await compile(g);
+  try {
+    const xa = randomNd(new Rng(8), [6, 3]);
+    const got = await s.run(feeds({ x: xa }));
+    assert.deepEqual(got.empty!.shape, [0, 3]);
+    assertExact(got.head!, ref.slice(xa, 0, 0, 4), "x[0:4]");
+    const short = feeds({ x: randomNd(new Rng(9), [3, 3]) });
+    assert.deepEqual(s.check(short), ["Slice head needs F >= 4, but F = 3 (input x axis 0)"]);
+  } finally {
+    await s.release();
+  }
+});
