@@ -3,6 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { runConvert } from "./convert.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -12,6 +13,7 @@ Usage: vidrd <command> [options]
 
 Commands:
   help             show this help
+  convert          model weights (.pth, .ckpt, .bin, safetensors, diffusers folder) -> safetensors folder
 
 Options:
   -h, --help       show this help
@@ -25,6 +27,7 @@ safetensors I/O today.
 const COMMANDS = ["help"];
 
 export function main(argv: readonly string[]): number {
+  if (argv[0] === "convert") return runConvert(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

@@ -8,4 +8,14 @@ export { attention, type AttentionConfig } from "./attention.js";
 export { timestepProjection, timestepEmbedding, framePositionEmbedding, type TimestepProjection } from "./embeddings.js";
 export { resnetBlock, type ResnetConfig } from "./resnet.js";
 export { downsample, upsample } from "./sampling.js";
-export { temporalConv, type TemporalConvConfig, type TemporalConvLayout } from "./temporal.js";
+export { temporalConv, temporalConvKeys, type TemporalConvConfig, type TemporalConvLayout } from "./temporal.js";
+export { gegluFeedForward } from "./feedforward.js";
+export {
+  transformer3d,
+  transformer2d,
+  transformerTemporal,
+  type TransformerConfig,
+  type SpatialTransformerConfig,
+  type VideoTransformerConfig,
+  type VideoDims,
+} from "./transformer.js";
