@@ -10,6 +10,9 @@
 // are generated untimed, held while the session is made (as a loaded checkpoint would be), then dropped.
 // Forward passes: VIDRD_BENCH_UNET_WARMUP (default 1) untimed, then VIDRD_BENCH_UNET_RUNS (default 1)
 // timed; the figure is their median. A run takes about a minute per side on this 2-core machine.
+// ONNX Runtime's CPU arena and memory pattern: off (SessionOptions.memory, also the default for a model
+// this size); VIDRD_BENCH_UNET_ARENA=1 / VIDRD_BENCH_UNET_MEM_PATTERN=1 turn them on (peak RSS 9.8 GB
+// with both on against 6.0 GB off, forward time unchanged).
 
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
@@ -32,6 +35,7 @@ const SETUP = {
   threads: 2,
   warmup: Number(process.env.VIDRD_BENCH_UNET_WARMUP ?? 1),
   runs: Number(process.env.VIDRD_BENCH_UNET_RUNS ?? 1),
+  memory: { arena: process.env.VIDRD_BENCH_UNET_ARENA === "1", pattern: process.env.VIDRD_BENCH_UNET_MEM_PATTERN === "1" },
 } as const;
 type Setup = typeof SETUP;
 
@@ -69,7 +73,7 @@ async function child(setup: Setup): Promise<ChildResult> {
   const t0 = performance.now();
   const g = new Graph("unet3d");
   buildUNet3D(g, cfg, { batch: setup.batch, frames: setup.frames, height: setup.size, width: setup.size });
-  const session = await Session.fromGraph(g, { weights, threads: setup.threads });
+  const session = await Session.fromGraph(g, { weights, threads: setup.threads, memory: setup.memory });
   const buildS = (performance.now() - t0) / 1000;
   weights = null; // the session holds its own copy
   (globalThis as { gc?: () => void }).gc?.();
@@ -124,6 +128,8 @@ async function run(report: Report): Promise<void> {
   const torch = await runChild(PYTHON, [fileURLToPath(new URL("../tools/bench_unet_torch.py", import.meta.url)), setupArg]);
   const context = {
     threads: SETUP.threads,
+    ort_cpu_arena: SETUP.memory.arena,
+    ort_mem_pattern: SETUP.memory.pattern,
     model: `VidRD UNet3D, SD 2.1-base sized (1.18 B parameters), latents [${SETUP.batch}, 4, ${SETUP.frames}, ${SETUP.size}, ${SETUP.size}]`,
   };
   const figures: { metric: (typeof METRICS)[number]; ours: number; theirs: (r: ChildResult) => number; unit: string }[] = [

@@ -4,7 +4,8 @@ import { Graph, ops } from "../../src/graph/index.js";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { RuntimeUnavailableError, Session, SessionInputError, SessionRunError } from "../../src/runtime/index.js";
+import * as ort from "onnxruntime-node";
+import { LARGE_MODEL_BYTES, RuntimeUnavailableError, Session, SessionInputError, SessionRunError, resolveMemory } from "../../src/runtime/index.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 
 async function twoInputSession(): Promise<Session> {
@@ -237,4 +238,50 @@ test("fromGraph removes its temporary model dir when writing the model fails", a
     await assert.rejects(Session.fromGraph(g, { weights, externalData: "always", threads: 1 }));
   });
   assert.deepEqual(left, [], "no temporary model dir left");
+});
+
+test("memory options reach the runtime: each arena/pattern setting runs a model at changing sizes", async () => {
+  // Spy on the runtime's factory (a mutable static of the class Session calls) to see what it is given.
+  const seen: { enableCpuMemArena?: boolean; enableMemPattern?: boolean }[] = [];
+  const create = ort.InferenceSession.create;
+  ort.InferenceSession.create = ((model: never, options?: ort.InferenceSession.SessionOptions) => {
+    seen.push({ enableCpuMemArena: options?.enableCpuMemArena, enableMemPattern: options?.enableMemPattern });
+    return create(model, options as never);
+  }) as typeof create;
+  try {
+    const g = new Graph("memory");
+    const x = g.input("x", "float32", ["N", 3]);
+    g.output("y", ops.mul(ops.add(x, 1), ops.add(x, -1))); // x^2 - 1, with an intermediate buffer
+    for (const memory of [{ arena: false, pattern: false }, { arena: true, pattern: false }, { arena: false, pattern: true }, { arena: true, pattern: true }]) {
+      const s = await Session.fromGraph(g, { threads: 1, memory });
+      try {
+        assert.deepEqual(s.memory, memory);
+        assert.deepEqual(seen.at(-1), { enableCpuMemArena: memory.arena, enableMemPattern: memory.pattern });
+        for (const n of [1, 7, 2]) {
+          const data = Float32Array.from({ length: 3 * n }, (_, i) => i - n);
+          const { y } = await s.run({ x: Tensor.float32(data, [n, 3]) });
+          assert.deepEqual([...y!.data], [...data].map((v) => (v + 1) * (v - 1)), `${JSON.stringify(memory)} at N = ${n}`);
+        }
+      } finally {
+        await s.release();
+      }
+    }
+    // defaults: the runtime's own (both on) for a small model, both off past LARGE_MODEL_BYTES
+    const small = await Session.fromGraph(g, { threads: 1 });
+    assert.deepEqual(small.memory, { arena: true, pattern: true });
+    assert.deepEqual(seen.at(-1), { enableCpuMemArena: true, enableMemPattern: true });
+    await small.release();
+    assert.deepEqual(resolveMemory({}, LARGE_MODEL_BYTES + 1), { arena: false, pattern: false });
+    assert.deepEqual(resolveMemory({ memory: { pattern: true } }, LARGE_MODEL_BYTES + 1), { arena: false, pattern: true });
+    assert.deepEqual(resolveMemory({ memory: { arena: false } }, 1000), { arena: false, pattern: true });
+  } finally {
+    ort.InferenceSession.create = create;
+  }
+});
+
+test("memory options are validated, naming the field", async () => {
+  const g = new Graph("memory_bad");
+  g.output("y", ops.identity(g.input("x", "float32", [1])));
+  await assert.rejects(Session.fromGraph(g, { memory: { arena: "no" as never } }), /memory\.arena must be true or false, got "no"/);
+  await assert.rejects(Session.fromGraph(g, { memory: { pool: true } as never }), /memory\.pool is not an option; allowed: arena, pattern/);
 });

@@ -10,6 +10,7 @@ import {
   dimEq,
   dimMul,
   dimProduct,
+  divisibilityOf,
   isStatic,
   monomialOf,
   shapeToString,
@@ -17,24 +18,47 @@ import {
 import type { Attrs, Graph, Value } from "../graph.js";
 import { fail, int64s, normAxes, normAxis } from "./common.js";
 
-/** A 1-D int64 value holding `dims` at run time (constants where static, Shape/Gather/Mul otherwise). */
+/**
+ * A 1-D int64 value holding `dims` at run time: constants where static; otherwise, per monomial
+ * num/den * S1*S2*..., the product of the symbols' run-time sizes (Shape/Gather of the graph input that
+ * carries each alone) times num, then an integer Div by den. "H/2", "3*H/4", "B*F*H*W/64" all work.
+ * Div truncates, so the value is exact only when den divides; the graph records that condition when a node
+ * introduces the fractional dim (Graph.addNode -> requireDivisible) and Session.check refuses sizes that
+ * break it, so a session never computes a truncated size.
+ */
 export function shapeTensor(g: Graph, dims: readonly Dim[], op = "shape", name?: string): Value {
   if (dims.every(isStatic)) return int64s(g, dims as number[]);
+  const i64 = (shape: readonly Dim[]) => [{ dtype: "int64" as const, shape }];
+  const sizeOf = new Map<string, Value>(); // one Shape/Gather per symbol, shared by every dim that uses it
+  const symbolSize = (sym: string): Value => {
+    const cached = sizeOf.get(sym);
+    if (cached) return cached;
+    const src = g.symbolSources.get(sym);
+    if (!src) fail(op, name, `dimension symbol ${sym} does not appear alone on any graph input`);
+    const shp = g.addNode("Shape", [src.value], {}, i64([src.value.rank]))[0]!;
+    const size = g.addNode("Gather", [shp, int64s(g, [src.axis])], { axis: { type: "int", value: 0 } }, i64([1]))[0]!;
+    sizeOf.set(sym, size);
+    return size;
+  };
   const parts = dims.map((d) => {
     if (isStatic(d)) return int64s(g, [d]);
     const m = monomialOf(d);
-    if (!m || !Number.isInteger(m.coef)) fail(op, name, `cannot compute dimension ${d} at run time (only products of input symbols)`);
-    let v: Value | null = m.coef === 1 ? null : int64s(g, [m.coef]);
-    for (const sym of m.factors) {
-      const src = g.symbolSources.get(sym);
-      if (!src) fail(op, name, `dimension symbol ${sym} does not appear alone on any graph input`);
-      const shp = g.addNode("Shape", [src.value], {}, [{ dtype: "int64", shape: [src.value.rank] }])[0]!;
-      const one = g.addNode("Gather", [shp, int64s(g, [src.axis])], { axis: { type: "int", value: 0 } }, [{ dtype: "int64", shape: [1] }])[0]!;
-      v = v ? g.addNode("Mul", [v, one], {}, [{ dtype: "int64", shape: [1] }])[0]! : one;
+    const frac = m ? divisibilityOf(d) : null;
+    const den = frac ? frac.divisor : 1;
+    const num = m ? Math.round(m.coef * den) : NaN;
+    if (!m || m.factors.length === 0 || !Number.isSafeInteger(num) || num < 1 || Math.abs(num / den - m.coef) > 1e-12 * m.coef) {
+      fail(op, name, `cannot compute dimension ${d} at run time (only num/den times a product of input symbols)`);
     }
+    let v: Value | null = null;
+    for (const sym of m.factors) {
+      const size = symbolSize(sym);
+      v = v ? g.addNode("Mul", [v, size], {}, i64([1]))[0]! : size;
+    }
+    if (num !== 1) v = g.addNode("Mul", [v!, int64s(g, [num])], {}, i64([1]))[0]!;
+    if (den !== 1) v = g.addNode("Div", [v!, int64s(g, [den])], {}, i64([1]))[0]!;
     return v!;
   });
-  return g.addNode("Concat", parts, { axis: { type: "int", value: 0 } }, [{ dtype: "int64", shape: [dims.length] }])[0]!;
+  return g.addNode("Concat", parts, { axis: { type: "int", value: 0 } }, i64([dims.length]))[0]!;
 }
 
 /** Reshape to `shape`; one entry may be -1 (inferred). Element counts are checked when they are comparable. */

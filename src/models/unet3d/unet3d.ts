@@ -19,15 +19,17 @@ import { foldFrames, unfoldFrames } from "../../nn/frames.js";
 import { groupNorm } from "../../nn/norm.js";
 import { resnetBlock } from "../../nn/resnet.js";
 import { downsample, upsample } from "../../nn/sampling.js";
-import { Scope } from "../../nn/scope.js";
+import type { Scope } from "../../nn/scope.js";
 import { temporalConv } from "../../nn/temporal.js";
 import { type SpatialTransformerConfig, type VideoDims, transformer2d, transformer3d, transformerTemporal } from "../../nn/transformer.js";
+import { type WeightDType, weightScope } from "../compiled/weight-dtype.js";
 import type { UNet3DConfig } from "./config.js";
 
 export interface UNet3DBuildOptions {
   /**
    * Dimensions of the inputs: numbers or symbols; defaults "B", "F", the config's sample_size and 77 text
-   * tokens. Symbolic H and W need run-time shapes of H/2, H/4, ... (see the report on ops.shapeTensor).
+   * tokens. With symbolic H and W ("H", "W") one session takes every latent size divisible by
+   * 2^(levels - 1); Session.check refuses the others before running.
    */
   batch?: Dim;
   frames?: Dim;
@@ -38,6 +40,11 @@ export interface UNet3DBuildOptions {
   perFrameTimesteps?: boolean;
   /** Which parameters are trainable (default all); e.g. the paper's: temporal layers and attentions. */
   trainable?: (key: string) => boolean;
+  /**
+   * Parameter dtype (default float32). "float16": float16 checkpoints load without conversion; compute
+   * stays float32 (each parameter is cast where used, folded by the runtime at load; see weight-dtype.ts).
+   */
+  dtype?: WeightDType;
 }
 
 export interface UNet3DGraph {
@@ -192,7 +199,7 @@ export function buildUNet3D(g: Graph, cfg: UNet3DConfig, opts: UNet3DBuildOption
   const sample = g.input("sample", "float32", [b, cfg.inChannels, f, height, width]);
   const timestep = g.input("timestep", "float32", opts.perFrameTimesteps ? [b, f] : [b]);
   const context = g.input("encoder_hidden_states", "float32", [b, opts.contextLength ?? 77, cfg.crossAttentionDim]);
-  const root = new Scope(g);
+  const root = weightScope(g, opts.dtype);
 
   // Timestep embedding (DDPM sinusoids, then time_embedding MLP): [B, T] or [B, F, T], T = 4 * C0.
   const c0 = cfg.blockOutChannels[0]!;

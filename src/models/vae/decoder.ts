@@ -15,6 +15,7 @@ import type { Dim } from "../../graph/dim.js";
 import { Graph, type Value } from "../../graph/graph.js";
 import * as ops from "../../graph/ops/index.js";
 import { conv2d, foldFrames, groupNorm, Scope, temporalConv, unfoldFrames, upsample } from "../../nn/index.js";
+import { type WeightDType, weightScope } from "../compiled/weight-dtype.js";
 import { vaeMidBlock, vaeResnet } from "./blocks.js";
 import { VAE_NORM_EPS, VAE_TEMPORAL_NORM_EPS, VAE_TEMPORAL_REPEATS, type VaeConfig, validateVaeConfig } from "./config.js";
 
@@ -108,7 +109,7 @@ export function vaeDecoder(root: Scope, latents: Value, cfg: VaeConfig, opts: Va
     throw new RangeError(`vaeDecoder: temporalDecoder must be one of ${TEMPORAL_DECODER_MODES.join(", ")}, got ${String(opts.temporalDecoder)}`);
   }
   const trainable = opts.trainable ?? "temporal";
-  const spatialRoot = new Scope(root.graph, root.prefix, root.dtype, trainable === "all");
+  const spatialRoot = weightScope(root.graph, root.dtype as WeightDType, root.prefix, trainable === "all"); // keeps root's weight dtype
   const temporalTrainable = trainable !== "none";
   const z = ops.mul(latents, 1 / cfg.scalingFactor); // VAE space
   let h = foldFrames(z); // [B*F, L, h, w], frame index fastest
@@ -127,6 +128,8 @@ export interface VaeDecoderGraphOptions extends VaeDecoderOptions {
   frames?: Dim;
   height?: Dim;
   width?: Dim;
+  /** Parameter dtype (default float32); float16 weights are cast to float32 for compute (weight-dtype.ts). */
+  dtype?: WeightDType;
 }
 
 /** A graph: input `latents` [B, L, F, h, w] (diffusion space) -> output `frames` [B, out, F, H, W]. */
@@ -134,6 +137,6 @@ export function buildVaeDecoderGraph(cfg: VaeConfig, opts: VaeDecoderGraphOption
   validateVaeConfig(cfg);
   const g = new Graph("vae_decoder");
   const latents = g.input("latents", "float32", [opts.batch ?? "B", cfg.latentChannels, opts.frames ?? "F", opts.height ?? "h", opts.width ?? "w"]);
-  g.output("frames", vaeDecoder(new Scope(g), latents, cfg, opts));
+  g.output("frames", vaeDecoder(weightScope(g, opts.dtype), latents, cfg, opts));
   return g;
 }

@@ -8,12 +8,13 @@
 //   latents  = scaling_factor * mean                                       (posterior "mean")
 //            = scaling_factor * (mean + exp(logvar / 2) * eps)             (posterior "sample", eps ~ N(0, I))
 
-import type { Dim } from "../../graph/dim.js";
+import { type Dim, isSymbolName } from "../../graph/dim.js";
 import { Graph, type Value } from "../../graph/graph.js";
 import * as ops from "../../graph/ops/index.js";
 import { conv2d, downsample, foldFrames, groupNorm, Scope, unfoldFrames } from "../../nn/index.js";
 import type { NoiseSource } from "../../tensor/noise.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { type WeightDType, weightScope } from "../compiled/weight-dtype.js";
 import { vaeMidBlock, vaeResnet } from "./blocks.js";
 import { VAE_NORM_EPS, type VaeConfig, validateVaeConfig, vaeSpatialFactor } from "./config.js";
 
@@ -73,29 +74,31 @@ export interface VaeEncoderGraphOptions {
   batch?: Dim;
   frames?: Dim;
   /**
-   * Image size, multiples of vaeSpatialFactor(cfg). Static: unfolding [B*F, L, H/f, W/f] back to
-   * [B, L, F, H/f, W/f] needs H/f and W/f at run time, which the graph IR cannot compute from a symbolic H.
+   * Image size: numbers (multiples of vaeSpatialFactor(cfg)) or symbols; default symbolic "H" and "W".
+   * A symbolic size takes any multiple of the factor at run time (Session.check refuses the others).
    */
-  height: number;
-  width: number;
+  height?: Dim;
+  width?: Dim;
+  /** Parameter dtype (default float32); float16 weights are cast to float32 for compute (weight-dtype.ts). */
+  dtype?: WeightDType;
 }
 
 /**
  * A graph: input `frames` [B, in, F, H, W] (and `eps` [B, L, F, H/f, W/f] for "sample") -> outputs `mean`
  * and `logvar` (VAE space) and `latents` (diffusion space, times scaling_factor). Nothing in it is trainable.
  */
-export function buildVaeEncoderGraph(cfg: VaeConfig, opts: VaeEncoderGraphOptions): Graph {
+export function buildVaeEncoderGraph(cfg: VaeConfig, opts: VaeEncoderGraphOptions = {}): Graph {
   validateVaeConfig(cfg);
   const factor = vaeSpatialFactor(cfg);
-  for (const field of ["height", "width"] as const) {
-    const v = opts[field];
-    if (!Number.isInteger(v) || v < factor || v % factor !== 0) {
-      throw new RangeError(`buildVaeEncoderGraph: ${field} must be a positive multiple of ${factor} (2^(levels - 1)), got ${String(v)}`);
+  const size = { height: opts.height ?? "H", width: opts.width ?? "W" };
+  for (const [field, v] of Object.entries(size)) {
+    if (typeof v === "number" ? !Number.isInteger(v) || v < factor || v % factor !== 0 : !isSymbolName(v)) {
+      throw new RangeError(`buildVaeEncoderGraph: ${field} must be a positive multiple of ${factor} (2^(levels - 1)) or a symbol name, got ${String(v)}`);
     }
   }
   const g = new Graph("vae_encoder");
-  const frames = g.input("frames", "float32", [opts.batch ?? "B", cfg.inChannels, opts.frames ?? "F", opts.height, opts.width]);
-  const p = vaeEncoder(new Scope(g, "", "float32", false), frames, cfg);
+  const frames = g.input("frames", "float32", [opts.batch ?? "B", cfg.inChannels, opts.frames ?? "F", size.height, size.width]);
+  const p = vaeEncoder(weightScope(g, opts.dtype, "", false), frames, cfg);
   const eps = (opts.posterior ?? "mean") === "sample" ? g.input("eps", "float32", p.mean.shape) : null;
   g.output("mean", p.mean);
   g.output("logvar", p.logvar);

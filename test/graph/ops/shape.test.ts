@@ -78,6 +78,57 @@ test("shapeTensor computes products of input symbols at run time", async () => {
   }
 });
 
+test("shapeTensor computes fractional monomials (num/den times symbols) with an exact integer division", async () => {
+  const g = new Graph("shape_tensor_fraction");
+  const x = g.input("x", "float32", ["B", 2, "F", "H", "W"]);
+  // H/2, 3*H/4, W/2*F, B*H*W/16: the sizes a stride-2 downsample (and a second one) give
+  g.output("dims", ops.shapeTensor(g, ["H/2", "3*H/4", "F*W/2", "B*H*W/16", "H/2/2", 7]));
+  g.output("same", ops.identity(x));
+  const s = await compile(g);
+  try {
+    for (const [B, F, H, W] of [[1, 1, 4, 4], [2, 3, 8, 12], [3, 5, 16, 4]] as const) {
+      const got = await s.run(feeds({ x: nd([B, 2, F, H, W]) }));
+      assert.deepEqual(Array.from(got.dims!.data as BigInt64Array, Number), [H / 2, (3 * H) / 4, (F * W) / 2, (B * H * W) / 16, H / 4, 7]);
+    }
+  } finally {
+    await s.release();
+  }
+});
+
+test("shapeTensor refuses dims it cannot compute: opaque sums and symbols on no input", () => {
+  const g = new Graph("shape_tensor_bad");
+  g.input("x", "float32", ["B", "H"]);
+  assert.throws(() => ops.shapeTensor(g, ["(H+1)"]), /cannot compute dimension \(H\+1\)/);
+  assert.throws(() => ops.shapeTensor(g, ["Z/2"]), /symbol Z does not appear alone/);
+});
+
+test("reshape after a stride-2 conv on symbolic H, W runs at two sizes and refuses odd H", async () => {
+  const g = new Graph("reshape_after_downsample");
+  const x = g.input("x", "float32", ["B", 2, "H", "W"]);
+  const w = g.param("w", [2, 2, 3, 3]);
+  const y = ops.conv(x, w, null, { stride: 2, padding: 1 }); // [B, 2, H/2, W/2]
+  assert.deepEqual(y.shape, ["B", 2, "H/2", "W/2"]);
+  const tokens = ops.reshape(ops.transpose(y, [0, 2, 3, 1]), ["B*H*W/4", 2]); // [B*H/2*W/2, C]
+  const halves = ops.reshape(y, ["B", 2, "H/4", 2, "W/2"]); // [B, C, H/4, 2, W/2]: two open dims, H divisible by 4
+  g.output("tokens", tokens);
+  g.output("halves", halves);
+  g.output("y", y);
+  const rng = new Rng(9);
+  const s = await compile(g, { w: randomNd(rng, [2, 2, 3, 3]) });
+  try {
+    for (const [B, H, W] of [[1, 4, 4], [2, 8, 6]] as const) {
+      const got = await s.run(feeds({ x: randomNd(rng, [B, 2, H, W]) }));
+      assert.deepEqual(got.tokens!.shape, [(B * H * W) / 4, 2]);
+      assert.deepEqual(got.halves!.shape, [B, 2, H / 4, 2, W / 2]);
+      assert.deepEqual(Array.from(got.halves!.data as Float32Array), Array.from(got.y!.data as Float32Array)); // a reshape copies in order
+    }
+    const odd = feeds({ x: randomNd(rng, [1, 2, 6, 4]) }); // H/4 is not whole at H = 6
+    await assert.rejects(s.run(odd), /divisible by 4/);
+  } finally {
+    await s.release();
+  }
+});
+
 test("concat on static and symbolic axes; split into sizes and equal parts", async () => {
   const g = new Graph("concat_split");
   const a = g.input("a", "float32", ["B", 2, "F", 3]);

@@ -1,0 +1,264 @@
+// Compiled-model cache: a model graph emitted to ONNX once, kept as <cacheDir>/<key>/model.onnx (+ its
+// external data), and loaded from there by later starts without building the graph or reading weights.
+//
+// key = sha256(cache format, vidrd version, canonical JSON of { kind, config, options, dtype }, weights
+// fingerprint). The version is in the key because a new vidrd may build the same config differently.
+//
+// Weights fingerprint (`fingerprint: "sampled"`, the default): the safetensors header bytes (every name,
+// dtype, shape and byte range), the file size, and for every tensor its first, middle and last 4 KiB.
+// Sampling every tensor, rather than the file at random, is what makes it enough here: a fine-tune moves
+// every element of each tensor it trains (VidRD trains only the temporal layers and attentions, a few
+// hundred of 1,150 tensors, so a file-wide sample could miss them), and a different checkpoint of the same
+// architecture differs everywhere. It is not enough for an edit of a few elements in place, away from the
+// sampled blocks (a hand-patched weight, a bit flip): use `fingerprint: "full"`, which hashes all data
+// (node:crypto's sha256 ran at 1.35 GB/s here, so 3.5 s for the 4.7 GB UNet plus reading it, against
+// milliseconds sampled). Weights given in memory (a Map or StateDict) are read to be fingerprinted.
+//
+// Entries are written into a temporary directory beside the cache and renamed into place, with a
+// manifest (file sizes, the graph's signature) written last; an entry whose manifest is missing,
+// unreadable, for another key, or whose files have other sizes is removed and rebuilt.
+
+import { createHash, randomUUID } from "node:crypto";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { Graph } from "../../graph/graph.js";
+import { type EmitOptions, type WeightSource, emitOnnx, saveEmitted } from "../../graph/onnx/emit.js";
+import { SafetensorsFile } from "../../io/index.js";
+import { type GraphSignature, Session, type SessionOptions, graphSignature } from "../../runtime/index.js";
+import { float16ToFloat32Array, float32ToFloat16Array } from "../../tensor/float16.js";
+import { Tensor } from "../../tensor/tensor.js";
+import { StateDict, stateDictFromSafetensors, stateDictFromTensors } from "../weights/index.js";
+
+/** Bumped when the layout of an entry or the key's recipe changes. */
+export const CACHE_FORMAT = 1;
+const MODEL_FILE = "model.onnx";
+const MANIFEST_FILE = "manifest.json";
+const SAMPLE_BYTES = 4096;
+
+const VERSION = (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** What a graph is built from, besides weights: everything that changes the emitted model. */
+export interface CompiledModelSpec {
+  /** The builder: "unet3d", "vae_decoder", "clip_text_encoder", ... */
+  kind: string;
+  /** The parsed config object (plain JSON data). */
+  config: unknown;
+  /** Build options that change the graph (variant, input dims, layouts): plain JSON data, no functions. */
+  options?: unknown;
+  /** Parameter dtype the graph declares. */
+  dtype: "float32" | "float16";
+}
+
+/** A safetensors file path, a StateDict, or tensors by name. */
+export type CompiledWeights = string | StateDict | ReadonlyMap<string, Tensor>;
+
+export interface CompiledCacheOptions {
+  /** Default: $VIDRD_CACHE_DIR, else ~/.cache/vidrd. */
+  cacheDir?: string;
+  /** "sampled" (default) or "full": see the header of this file. */
+  fingerprint?: "sampled" | "full";
+  session?: SessionOptions;
+  /** Emission options (weights come from `weights`). */
+  emit?: Omit<EmitOptions, "weights" | "externalFileName">;
+}
+
+export interface CompiledModel {
+  session: Session;
+  /** Whether the model came from the cache (the builder was not called). */
+  hit: boolean;
+  key: string;
+  /** The entry's directory. */
+  dir: string;
+}
+
+export class CompiledCacheError extends Error {
+  override name = "CompiledCacheError";
+}
+
+export function defaultCacheDir(): string {
+  const env = process.env.VIDRD_CACHE_DIR;
+  return env !== undefined && env !== "" ? resolve(env) : join(homedir(), ".cache", "vidrd");
+}
+
+/** JSON with object keys sorted at every level; undefined members dropped, functions and classes refused. */
+export function canonicalJson(value: unknown, path = "spec"): string {
+  if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new CompiledCacheError(`${path} is ${value}; a cache key takes finite numbers only`);
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((v, i) => canonicalJson(v === undefined ? null : v, `${path}[${i}]`)).join(",")}]`;
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const members = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v, `${path}.${k}`)}`);
+    return `{${members.join(",")}}`;
+  }
+  const what = typeof value === "function" ? "a function" : typeof value === "object" ? `a ${value.constructor?.name ?? "class instance"}` : typeof value;
+  throw new CompiledCacheError(`${path} is ${what}; a cache key takes plain JSON data only (leave it out, or describe it as data)`);
+}
+
+/** Updates `hash` with the sampled (first, middle, last SAMPLE_BYTES) or all bytes of one tensor. */
+function hashTensorBytes(hash: ReturnType<typeof createHash>, length: number, read: (offset: number, n: number) => Uint8Array, full: boolean): void {
+  if (full || length <= 3 * SAMPLE_BYTES) {
+    const step = 64 * 2 ** 20; // bounded reads for large tensors
+    for (let at = 0; at < length; at += step) hash.update(read(at, Math.min(step, length - at)));
+    return;
+  }
+  const middle = Math.floor((length - SAMPLE_BYTES) / 2);
+  for (const at of [0, middle, length - SAMPLE_BYTES]) hash.update(read(at, SAMPLE_BYTES));
+}
+
+/** The weights' fingerprint (hex sha256); a file is read only where sampled (or all of it for "full"). */
+export function weightsFingerprint(weights: CompiledWeights, mode: "sampled" | "full" = "sampled"): string {
+  const hash = createHash("sha256");
+  const full = mode === "full";
+  if (typeof weights === "string") {
+    const file = SafetensorsFile.open(weights); // validates the header: offsets below lie inside the file
+    const fd = openSync(weights, "r");
+    try {
+      const readAt = (position: number, n: number): Uint8Array => {
+        const bytes = new Uint8Array(n);
+        for (let done = 0; done < n; ) {
+          const got = readSync(fd, bytes, done, n - done, position + done);
+          if (got === 0) throw new CompiledCacheError(`${weights}: file ends at ${position + done} while fingerprinting`);
+          done += got;
+        }
+        return bytes;
+      };
+      const size = fstatSync(fd).size;
+      const headerLength = Number(Buffer.from(readAt(0, 8)).readBigUInt64LE(0));
+      hash.update(`safetensors ${size} ${headerLength}\n`).update(readAt(8, headerLength));
+      const dataStart = 8 + headerLength;
+      for (const name of file.names()) {
+        const { dataOffsets, byteLength } = file.info(name);
+        hashTensorBytes(hash, byteLength, (offset, n) => readAt(dataStart + dataOffsets[0] + offset, n), full);
+      }
+    } finally {
+      closeSync(fd);
+      file.close();
+    }
+    return hash.digest("hex");
+  }
+  const sd = weights instanceof StateDict ? weights : stateDictFromTensors("weights", weights);
+  for (const name of [...sd.names()].sort()) {
+    const e = sd.entry(name);
+    const t = e.read();
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    hash.update(`${JSON.stringify(name)} ${e.storedDType} [${e.shape.join(",")}]\n`);
+    hashTensorBytes(hash, bytes.byteLength, (offset, n) => bytes.subarray(offset, offset + n), full);
+  }
+  return hash.digest("hex");
+}
+
+/** The cache key of a spec and a weights fingerprint. */
+export function compiledModelKey(spec: CompiledModelSpec, fingerprint: string): string {
+  const identity = canonicalJson({ kind: spec.kind, config: spec.config, options: spec.options ?? null, dtype: spec.dtype });
+  return createHash("sha256").update(`vidrd-compiled ${CACHE_FORMAT} ${VERSION}\n${identity}\n${fingerprint}\n`).digest("hex");
+}
+
+interface Manifest {
+  format: number;
+  key: string;
+  version: string;
+  /** File name -> size in bytes, every file of the entry but the manifest. */
+  files: Record<string, number>;
+  signature: GraphSignature;
+}
+
+/** The manifest of a complete entry for `key`, or null (missing, unreadable, other key, a file of another size). */
+function readEntry(dir: string, key: string): Manifest | null {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), "utf8")) as Manifest;
+    if (m.format !== CACHE_FORMAT || m.key !== key || typeof m.files !== "object" || !m.signature) return null;
+    for (const [name, size] of Object.entries(m.files)) {
+      if (statSync(join(dir, name)).size !== size) return null;
+    }
+    return m;
+  } catch {
+    return null;
+  }
+}
+
+/** Weights by parameter name, float data converted to the dtype each parameter declares. */
+function weightSource(graph: Graph, weights: CompiledWeights): { source: WeightSource; close: () => void } {
+  const sd = typeof weights === "string" ? stateDictFromSafetensors(SafetensorsFile.open(weights)) : weights instanceof StateDict ? weights : null;
+  const get = sd ? (n: string) => (sd.has(n) ? sd.read(n) : undefined) : (n: string) => (weights as ReadonlyMap<string, Tensor>).get(n);
+  const source = (name: string): Tensor | undefined => {
+    const t = get(name);
+    const want = graph.params.get(name)?.value.dtype;
+    const floats = (d: string | undefined) => d === "float32" || d === "float16";
+    if (!t || !want || t.dtype === want || !floats(t.dtype) || !floats(want)) return t;
+    return want === "float16"
+      ? new Tensor("float16", float32ToFloat16Array(t.data as Float32Array), t.shape)
+      : new Tensor("float32", float16ToFloat32Array(t.data as Uint16Array), t.shape);
+  };
+  return { source, close: () => (typeof weights === "string" ? sd!.close() : undefined) };
+}
+
+/** Builds, emits and writes an entry for `key` under `root`, atomically; returns its manifest. */
+function writeEntry(root: string, key: string, build: (g: Graph) => void, weights: CompiledWeights, opts: CompiledCacheOptions): Manifest {
+  const graph = new Graph(key.slice(0, 16));
+  build(graph);
+  const { source, close } = weightSource(graph, weights);
+  let emitted;
+  try {
+    emitted = emitOnnx(graph, { ...opts.emit, weights: source, externalFileName: `${MODEL_FILE}.data` });
+  } finally {
+    close();
+  }
+  const staging = join(root, `.staging-${key.slice(0, 16)}-${process.pid}-${randomUUID()}`);
+  mkdirSync(staging);
+  try {
+    saveEmitted(emitted, join(staging, MODEL_FILE));
+    const files: Record<string, number> = { [MODEL_FILE]: emitted.bytes.byteLength };
+    if (emitted.external) files[emitted.external.fileName] = statSync(join(staging, emitted.external.fileName)).size;
+    const signature = graphSignature(graph, emitted);
+    const manifest: Manifest = {
+      format: CACHE_FORMAT,
+      key,
+      version: VERSION,
+      files,
+      signature: { ...signature, constraints: signature.constraints.map((c) => ({ ...c, node: null })) },
+    };
+    writeFileSync(join(staging, MANIFEST_FILE), JSON.stringify(manifest)); // last: its presence marks a complete entry
+    const dir = join(root, key);
+    rmSync(dir, { recursive: true, force: true }); // a corrupt or partial entry
+    try {
+      renameSync(staging, dir);
+    } catch (e) {
+      // another process finished the same entry first: use it when complete
+      if (!readEntry(dir, key)) throw e;
+    }
+    return manifest;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A session for the model `build` makes from `spec` and `weights`: loaded from the cache when an entry for
+ * their key is there and complete, otherwise built (`build` called once), written to the cache, and loaded.
+ * `build` must add the whole model to the graph it is given, consistently with `spec`.
+ */
+export async function loadCompiledModel(
+  spec: CompiledModelSpec,
+  weights: CompiledWeights,
+  build: (g: Graph) => void,
+  opts: CompiledCacheOptions = {},
+): Promise<CompiledModel> {
+  if (spec.dtype !== "float32" && spec.dtype !== "float16") throw new CompiledCacheError(`spec.dtype must be float32 or float16, got ${JSON.stringify(spec.dtype)}`);
+  const root = resolve(opts.cacheDir ?? defaultCacheDir());
+  const key = compiledModelKey(spec, weightsFingerprint(weights, opts.fingerprint ?? "sampled"));
+  const dir = join(root, key);
+  let manifest = existsSync(dir) ? readEntry(dir, key) : null;
+  const hit = manifest !== null;
+  if (!manifest) {
+    mkdirSync(root, { recursive: true });
+    manifest = writeEntry(root, key, build, weights, opts);
+  }
+  const session = await Session.fromFile(join(dir, MODEL_FILE), opts.session, manifest.signature);
+  return { session, hit, key, dir };
+}
