@@ -19,15 +19,18 @@ Options:
   -h, --help       show this help
   -v, --version    print the version
 
-The generation, training, data and evaluation commands come with the layers they drive;
-the library API (import from "vidrd") exposes the graph IR, the runtime, tensors, noise and
-safetensors I/O today.
+Run "vidrd <command> --help" for a command's options. Generation, training, data and evaluation
+commands come with the layers they drive; the library API (import from "vidrd") exposes the models,
+the graph IR and autodiff, the trainer, the runtime, tensors, noise and weight I/O today.
 `;
 
-const COMMANDS = ["help"];
+/** Subcommands with their own flags: each gets the arguments after its name and returns an exit code. */
+const SUBCOMMANDS: Record<string, (argv: string[]) => number> = { convert: runConvert };
+const COMMANDS = ["help", ...Object.keys(SUBCOMMANDS)];
 
 export function main(argv: readonly string[]): number {
-  if (argv[0] === "convert") return runConvert(argv.slice(1));
+  const sub = argv[0] !== undefined ? SUBCOMMANDS[argv[0]] : undefined;
+  if (sub) return sub(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

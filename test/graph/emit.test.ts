@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { Graph, ops, emitOnnx, writeOnnx, WeightsError } from "../../src/graph/index.js";
+import { Graph, ops, emitOnnx, writeOnnx, GraphWeightsError } from "../../src/graph/index.js";
 import { onnxType } from "../../src/graph/onnx/proto.js";
 import { Session } from "../../src/runtime/index.js";
 import { Tensor } from "../../src/tensor/tensor.js";
@@ -66,7 +66,7 @@ test("emitted ModelProto: opset 17, baked initializers, only live nodes, symboli
 test("missing, misshapen and mistyped weights are all reported at once", () => {
   const bad = new Map([["fc.weight", Tensor.float32(new Float32Array(300 * 400), [300, 400])]]);
   assert.throws(() => emitOnnx(linearGraph(), { weights: bad }), (e: unknown) => {
-    assert.ok(e instanceof WeightsError);
+    assert.ok(e instanceof GraphWeightsError);
     assert.match(e.message, /2 weight problem/);
     assert.match(e.message, /fc\.weight: expected float32\[400, 300\], got float32\[300, 400\]/);
     assert.match(e.message, /missing fc\.bias/);

@@ -39,8 +39,8 @@ export interface EmittedModel {
   constraints: DimConstraint[];
 }
 
-export class WeightsError extends Error {
-  override name = "WeightsError";
+export class GraphWeightsError extends Error {
+  override name = "GraphWeightsError";
 }
 
 function bytesOf(t: Tensor): Uint8Array {
@@ -113,7 +113,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): EmittedModel {
       problems.push(`${value.name}: expected ${value.describe()}, got ${t.describe()}`);
     } else baked.push({ name: value.name, tensor: t });
   }
-  if (problems.length) throw new WeightsError(`graph ${graph.name}: ${problems.length} weight problem(s):\n  ${problems.join("\n  ")}`);
+  if (problems.length) throw new GraphWeightsError(`graph ${graph.name}: ${problems.length} weight problem(s):\n  ${problems.join("\n  ")}`);
   // ONNX names: inputs, parameters and graph outputs keep their names; constants and other node outputs
   // get short unique ones under a prefix that Graph refuses for user names, so the two never collide.
   const onnxName = new Map<Value, string>();
