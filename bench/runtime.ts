@@ -6,12 +6,18 @@ import { Graph, type Value, ops } from "../src/graph/index.js";
 import { Session } from "../src/runtime/index.js";
 import { type Tensor, numel } from "../src/tensor/tensor.js";
 import { uniformTensor } from "./lib/data.js";
-import { comparedWith, round } from "./lib/figures.js";
-import { type TorchCase, TorchReference } from "./lib/pytorch.js";
-import { DEFAULT_TIMING, type Timing, roundPlan, summarize, timeRound } from "./lib/timing.js";
+import { round } from "./lib/figures.js";
+import { TorchReference, referenceFields, toolScript } from "./lib/pytorch.js";
+import { DEFAULT_TIMING, type RoundPlan, type Timing, alternateRounds } from "./lib/timing.js";
 import type { Bench, BenchContext, Report } from "./lib/types.js";
 
 const THREADS = 2;
+
+/** One operation for tools/bench_runtime_torch.py, described by shapes only (the script makes its own data). */
+type TorchCase =
+  | { metric: string; op: "conv"; input: number[]; weight: number[]; padding: number[] }
+  | { metric: string; op: "matmul"; a: number[]; b: number[] }
+  | { metric: string; op: "attention"; q: number[]; k: number[]; v: number[]; scale: number };
 
 interface RuntimeCase {
   metric: string;
@@ -89,44 +95,28 @@ function gflops(flops: number, medianMs: number): number {
 }
 
 /** Rounds of ours alternating with rounds of the reference (bench/lib/timing.ts). */
-async function measure(c: RuntimeCase, torch: TorchReference | string): Promise<{ flops: number; ours: Timing; reference: Timing | string }> {
+async function measure(c: RuntimeCase, torch: TorchReference<TorchCase> | string): Promise<{ flops: number; ours: Timing; reference: Timing | string }> {
   const { graph, output, weights, feeds } = c.build();
   graph.output("y", output);
   const session = await Session.fromGraph(graph, { weights, threads: THREADS });
-  const ours: number[] = [];
-  let reference: number[] | string = typeof torch === "string" ? torch : [];
   try {
-    for (let r = 0; r < DEFAULT_TIMING.rounds; r++) {
-      const plan = roundPlan(DEFAULT_TIMING, r);
-      if (typeof torch !== "string" && typeof reference !== "string") {
-        const times = await torch.timeRound(c.torch, plan);
-        reference = typeof times === "string" ? times : [...reference, ...times];
-      }
-      ours.push(...(await timeRound(() => session.run(feeds), plan)));
-    }
+    const reference = typeof torch === "string" ? torch : (plan: RoundPlan) => torch.timeRound(c.torch, plan);
+    const timed = await alternateRounds(DEFAULT_TIMING, () => session.run(feeds), reference);
+    return { flops: c.flops(output), ...timed };
   } finally {
     await session.release();
   }
-  return { flops: c.flops(output), ours: summarize(ours), reference: typeof reference === "string" ? reference : summarize(reference) };
 }
 
 async function run(report: Report, ctx: BenchContext): Promise<void> {
   const cases = CASES.filter((c) => ctx.wants(c.metric));
-  const torch = await TorchReference.start(THREADS);
+  const torch = await TorchReference.start<TorchCase>(toolScript("bench_runtime_torch.py"), THREADS);
   try {
     for (const c of cases) {
       process.stderr.write(`[bench] runtime: ${c.metric}\n`);
       const { flops, ours, reference } = await measure(c, torch);
       const value = gflops(flops, ours.medianMs);
-      const compared =
-        typeof reference === "string" || typeof torch === "string"
-          ? {}
-          : {
-              ...comparedWith("pytorch", value, gflops(flops, reference.medianMs), "higher"),
-              reference_version: torch.version,
-              reference_median_ms: round(reference.medianMs),
-              reference_runs: reference.runs,
-            };
+      const compared = referenceFields(torch, reference, value, (ms) => gflops(flops, ms));
       report({
         metric: c.metric,
         value: round(value),

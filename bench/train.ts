@@ -12,9 +12,6 @@
 // One step = forward, backward, optimizer update. Besides the step, the forward alone and forward +
 // backward are timed on both sides, which says where a gap comes from.
 
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { gradients } from "../src/graph/autodiff.js";
 import { type Dim, Graph, type Value, dimMul, ops } from "../src/graph/index.js";
 import { buildTrainStep, nextOf } from "../src/graph/optim.js";
@@ -22,9 +19,9 @@ import { Session } from "../src/runtime/index.js";
 import { mseLoss } from "../src/train/losses.js";
 import { Tensor, numel } from "../src/tensor/tensor.js";
 import { uniformTensor } from "./lib/data.js";
-import { comparedWith, round } from "./lib/figures.js";
-import { NOT_IMPORTABLE, PYTHON } from "./lib/pytorch.js";
-import { type RoundPlan, type Timing, type TimingPlan, roundPlan, summarize, timeRound } from "./lib/timing.js";
+import { round } from "./lib/figures.js";
+import { TorchReference, referenceFields, toolScript } from "./lib/pytorch.js";
+import { type RoundPlan, type Timing, type TimingPlan, alternateRounds } from "./lib/timing.js";
 import type { Bench, BenchContext, Report } from "./lib/types.js";
 
 const THREADS = 2;
@@ -171,108 +168,37 @@ async function compilePart(stage: "forward" | "forward_backward"): Promise<Compi
 const compile = (stage: Stage): Promise<Compiled> => (stage === "step" ? compileStep() : compilePart(stage));
 
 // ---------------------------------------------------------------------------------------------------
-// The PyTorch side: tools/bench_train_torch.py, which speaks the line protocol of bench/lib/pytorch.ts.
+// The PyTorch side: tools/bench_train_torch.py, the same model and step (bench/lib/pytorch.ts protocol).
 
-const SCRIPT = fileURLToPath(new URL("../tools/bench_train_torch.py", import.meta.url));
-const REPLY_TIMEOUT_MS = 120_000;
-
-class TrainReference {
-  private stopped: string | null = null;
-
-  private constructor(
-    private readonly child: ChildProcessWithoutNullStreams,
-    private readonly lines: AsyncIterator<string>,
-    readonly version: string,
-  ) {}
-
-  /** Starts the script; a string says why there is no reference. */
-  static async start(): Promise<TrainReference | string> {
-    const child = spawn(PYTHON, [SCRIPT], { stdio: ["pipe", "pipe", "pipe"] });
-    child.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
-    child.stdin.on("error", () => {});
-    const failed = new Promise<string>((resolve) => child.on("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ENOENT" ? NOT_IMPORTABLE : e.message)));
-    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-    child.stdin.write(`${JSON.stringify({ threads: THREADS })}\n`);
-    const hello = await Promise.race([nextJson(lines), failed]);
-    if (typeof hello === "string") return hello;
-    if (hello && typeof hello.torch === "string") return new TrainReference(child, lines, hello.torch);
-    child.kill();
-    if (hello && typeof hello.unavailable === "string") process.stderr.write(`[bench] ${PYTHON}: ${hello.unavailable}\n`);
-    return hello && typeof hello.unavailable === "string" ? NOT_IMPORTABLE : `pytorch reference failed: no greeting from ${SCRIPT}`;
-  }
-
-  /** Times one round of a stage (milliseconds per run); a string says why it could not. */
-  async timeRound(stage: Stage, metric: string, plan: RoundPlan): Promise<number[] | string> {
-    if (this.stopped) return this.stopped;
-    this.child.stdin.write(`${JSON.stringify({ case: { metric, op: "train", stage, model: MODEL, optimizer: OPTIMIZER }, plan })}\n`);
-    const reply = await nextJson(this.lines);
-    const times = reply?.times_ms;
-    if (Array.isArray(times) && times.length > 0 && times.every((t) => typeof t === "number")) return times as number[];
-    this.stopped = reply && typeof reply.error === "string"
-      ? `pytorch reference failed on ${metric}: ${reply.error}`
-      : `pytorch reference stopped: no reply for ${metric} within ${REPLY_TIMEOUT_MS / 1000} s`;
-    this.close();
-    return this.stopped;
-  }
-
-  close(): void {
-    this.child.stdin.end();
-    this.child.kill();
-  }
+interface TrainCase {
+  metric: string;
+  op: "train";
+  stage: Stage;
+  model: typeof MODEL;
+  optimizer: typeof OPTIMIZER;
 }
 
-async function nextJson(lines: AsyncIterator<string>): Promise<Record<string, unknown> | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), REPLY_TIMEOUT_MS)));
-  const line = await Promise.race([lines.next().then((l) => (l.done ? null : l.value)), timeout]);
-  clearTimeout(timer);
-  try {
-    const v: unknown = line === null ? null : JSON.parse(line);
-    return typeof v === "object" && v !== null ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-
-async function measure(stage: Stage, metric: string, torch: TrainReference | string): Promise<{ ours: Timing; reference: Timing | string }> {
+async function measure(stage: Stage, metric: string, torch: TorchReference<TrainCase> | string): Promise<{ ours: Timing; reference: Timing | string }> {
   const compiled = await compile(stage);
-  const ours: number[] = [];
-  let reference: number[] | string = typeof torch === "string" ? torch : [];
   try {
-    for (let r = 0; r < TIMING.rounds; r++) {
-      const plan = roundPlan(TIMING, r);
-      if (typeof torch !== "string" && typeof reference !== "string") {
-        const times = await torch.timeRound(stage, metric, plan);
-        reference = typeof times === "string" ? times : [...reference, ...times];
-      }
-      ours.push(...(await timeRound(compiled.run, plan)));
-    }
+    const c: TrainCase = { metric, op: "train", stage, model: MODEL, optimizer: OPTIMIZER };
+    const reference = typeof torch === "string" ? torch : (plan: RoundPlan) => torch.timeRound(c, plan);
+    return await alternateRounds(TIMING, compiled.run, reference);
   } finally {
     await compiled.session.release();
   }
-  return { ours: summarize(ours), reference: typeof reference === "string" ? reference : summarize(reference) };
 }
 
 const samplesPerSecond = (medianMs: number): number => MODEL.batch / (medianMs / 1000);
 
 async function run(report: Report, ctx: BenchContext): Promise<void> {
-  const torch = await TrainReference.start();
+  const torch = await TorchReference.start<TrainCase>(toolScript("bench_train_torch.py"), THREADS);
   try {
     for (const { stage, metric } of STAGES.filter((s) => ctx.wants(s.metric))) {
       process.stderr.write(`[bench] train: ${metric}\n`);
       const { ours, reference } = await measure(stage, metric, torch);
       const value = samplesPerSecond(ours.medianMs);
-      const compared =
-        typeof reference === "string" || typeof torch === "string"
-          ? {}
-          : {
-              ...comparedWith("pytorch", value, samplesPerSecond(reference.medianMs), "higher"),
-              reference_version: torch.version,
-              reference_median_ms: round(reference.medianMs),
-              reference_runs: reference.runs,
-            };
+      const compared = referenceFields(torch, reference, value, samplesPerSecond);
       report({
         metric,
         value: round(value),

@@ -14,6 +14,7 @@ The round loop is the one of bench/lib/timing.ts: warm-up runs, then timed runs 
 minSeconds are reached (or maxRuns). The attention case is written as the graph IR writes it,
 softmax((q * scale) @ k^T) @ v, since torch 1.13 has no fused scaled_dot_product_attention.
 """
+import contextlib
 import json
 import sys
 import time
@@ -57,7 +58,10 @@ def reply(obj):
     print(json.dumps(obj), flush=True)
 
 
-def main():
+def serve(make_run, inference):
+    """The line protocol (module docstring) over stdin and stdout: make_run(torch, case, gen) returns a
+    case's run function, made on its first round after seeding torch; `inference` runs both in
+    torch.inference_mode(). Returns the exit status."""
     config = json.loads(sys.stdin.readline())
     try:
         import torch
@@ -73,8 +77,9 @@ def main():
         case = request["case"]
         metric = case.get("metric")
         try:
-            with torch.inference_mode():
+            with torch.inference_mode() if inference else contextlib.nullcontext():
                 if metric not in runs:
+                    torch.manual_seed(0)
                     runs[metric] = make_run(torch, case, gen)
                 reply({"metric": metric, "times_ms": time_round(runs[metric], request["plan"])})
         except Exception as e:
@@ -83,4 +88,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(make_run, inference=True))

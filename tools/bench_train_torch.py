@@ -25,12 +25,11 @@ The model (bench/train.ts documents it): latents [B, 4, F, S, S]; spatial layers
            (GroupNorm -> SiLU -> Conv3d (3, 1, 1) pad (1, 0, 0), residual)
     loss = mean((out - target)^2)
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_runtime_torch import reply, time_round  # noqa: E402  (the shared round loop and reply format)
+from bench_runtime_torch import serve  # noqa: E402  (the shared protocol loop)
 
 
 def build_model(torch, cfg):
@@ -117,30 +116,5 @@ def make_run(torch, case, gen):
     return runs[stage]
 
 
-def main():
-    config = json.loads(sys.stdin.readline())
-    try:
-        import torch
-    except Exception as e:  # ImportError, or a broken install failing while it loads
-        reply({"unavailable": f"import torch failed: {e}"})
-        return 3
-    torch.set_num_threads(config["threads"])
-    gen = torch.Generator().manual_seed(0)
-    reply({"torch": torch.__version__, "threads": torch.get_num_threads()})
-    runs = {}
-    for line in sys.stdin:
-        request = json.loads(line)
-        case = request["case"]
-        metric = case.get("metric")
-        try:
-            if metric not in runs:
-                torch.manual_seed(0)
-                runs[metric] = make_run(torch, case, gen)
-            reply({"metric": metric, "times_ms": time_round(runs[metric], request["plan"])})
-        except Exception as e:
-            reply({"error": f"{type(e).__name__}: {e}"})
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(make_run, inference=False))

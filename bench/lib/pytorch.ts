@@ -1,27 +1,37 @@
-// The PyTorch reference: one tools/bench_runtime_torch.py process for the whole bench, asked for one round
-// of one case at a time, so that its rounds alternate with ours (the machine's load drifts over a run).
-// The reference is optional: a missing interpreter or an unimportable torch becomes a reason to print in
-// the skipped form, never a bench failure.
+// The PyTorch reference: one process of a tools/bench_*_torch.py script for the whole bench, asked for one
+// round of one case at a time, so that its rounds alternate with ours (the machine's load drifts over a
+// run). The reference is optional: a missing interpreter or an unimportable torch becomes a reason to
+// print in the skipped form, never a bench failure.
+//
+// The line protocol every script speaks (tools/bench_runtime_torch.py documents it):
+//     stdin  line 1:    {"threads": 2}
+//     stdout line 1:    {"torch": "<version>", ...}   or {"unavailable": "<why>"}
+//     stdin  per round: {"case": {"metric": .., <what to time>}, "plan": <RoundPlan>}
+//     stdout per round: {"metric": .., "times_ms": [..]}   or {"error": "<why>"}
 
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { RoundPlan } from "./timing.js";
+import { comparedWith, round } from "./figures.js";
+import type { RoundPlan, Timing } from "./timing.js";
 
 /** Debian's interpreter, which has torch; override with VIDRD_BENCH_PYTHON. */
 export const PYTHON = process.env.VIDRD_BENCH_PYTHON ?? "/usr/bin/python3";
 export const NOT_IMPORTABLE = "pytorch not importable";
-const SCRIPT = fileURLToPath(new URL("../../tools/bench_runtime_torch.py", import.meta.url));
 /** Per reply: importing torch, or one round of a case. */
 const REPLY_TIMEOUT_MS = 120_000;
 
-/** One operation for the reference, described by shapes only (the script makes its own data). */
-export type TorchCase =
-  | { metric: string; op: "conv"; input: number[]; weight: number[]; padding: number[] }
-  | { metric: string; op: "matmul"; a: number[]; b: number[] }
-  | { metric: string; op: "attention"; q: number[]; k: number[]; v: number[]; scale: number };
+/** A tools/ script by file name, e.g. "bench_runtime_torch.py". */
+export function toolScript(fileName: string): string {
+  return fileURLToPath(new URL(`../../tools/${fileName}`, import.meta.url));
+}
 
-export class TorchReference {
+/** What the script is asked to time: the metric it is for, and fields the script reads (shapes only). */
+export interface TorchCase {
+  metric: string;
+}
+
+export class TorchReference<C extends TorchCase> {
   /** Why the process can no longer be asked, once it cannot. */
   private stopped: string | null = null;
 
@@ -31,9 +41,9 @@ export class TorchReference {
     readonly version: string,
   ) {}
 
-  /** Starts the reference process; a string says why there is no reference. */
-  static async start(threads: number): Promise<TorchReference | string> {
-    const child = spawn(PYTHON, [SCRIPT], { stdio: ["pipe", "pipe", "pipe"] });
+  /** Starts `script` (a path); a string says why there is no reference. */
+  static async start<C extends TorchCase>(script: string, threads: number): Promise<TorchReference<C> | string> {
+    const child = spawn(PYTHON, [script], { stdio: ["pipe", "pipe", "pipe"] });
     child.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
     child.stdin.on("error", () => {}); // an early exit is reported by the missing reply
     const spawnError = new Promise<{ failed: string }>((resolve) => {
@@ -51,17 +61,17 @@ export class TorchReference {
     const first = await Promise.race([nextLine(), spawnError]);
     if (first !== null && typeof first === "object") return first.failed;
     const hello = parseLine(first);
-    if (hello && typeof hello.torch === "string") return new TorchReference(child, nextLine, hello.torch);
+    if (hello && typeof hello.torch === "string") return new TorchReference<C>(child, nextLine, hello.torch);
     child.kill();
     if (hello && typeof hello.unavailable === "string") {
       process.stderr.write(`[bench] ${PYTHON}: ${hello.unavailable}\n`);
       return NOT_IMPORTABLE;
     }
-    return `pytorch reference failed: no greeting from ${SCRIPT}`;
+    return `pytorch reference failed: no greeting from ${script}`;
   }
 
   /** Times one round of a case (milliseconds per run); a string says why it could not. */
-  async timeRound(c: TorchCase, plan: RoundPlan): Promise<number[] | string> {
+  async timeRound(c: C, plan: RoundPlan): Promise<number[] | string> {
     if (this.stopped) return this.stopped;
     this.child.stdin.write(`${JSON.stringify({ case: c, plan })}\n`);
     const reply = parseLine(await this.nextLine());
@@ -88,4 +98,23 @@ function parseLine(line: string | null): Record<string, unknown> | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The fields a figure carries about its reference: the comparison (figures.ts comparedWith, higher is
+ * better) and how the reference was measured; none when there is no reference timing.
+ */
+export function referenceFields(
+  torch: TorchReference<TorchCase> | string,
+  reference: Timing | string,
+  value: number,
+  valueOf: (medianMs: number) => number,
+): Record<string, unknown> {
+  if (typeof torch === "string" || typeof reference === "string") return {};
+  return {
+    ...comparedWith("pytorch", value, valueOf(reference.medianMs), "higher"),
+    reference_version: torch.version,
+    reference_median_ms: round(reference.medianMs),
+    reference_runs: reference.runs,
+  };
 }

@@ -57,3 +57,29 @@ export async function timeRound(run: () => Promise<unknown>, plan: RoundPlan): P
   }
   return times;
 }
+
+/** Times one round of the reference, or says why it cannot. */
+export type ReferenceRound = (plan: RoundPlan) => Promise<number[] | string>;
+
+/**
+ * Rounds of ours alternating with rounds of the reference (reference first in each round), then each side
+ * summarized. A reference that is absent (a string), or that fails in some round, is reported by its reason
+ * and not asked again; ours keeps its rounds.
+ */
+export async function alternateRounds(
+  plan: TimingPlan,
+  ours: () => Promise<unknown>,
+  reference: ReferenceRound | string,
+): Promise<{ ours: Timing; reference: Timing | string }> {
+  const oursMs: number[] = [];
+  let referenceMs: number[] | string = typeof reference === "string" ? reference : [];
+  for (let r = 0; r < plan.rounds; r++) {
+    const round = roundPlan(plan, r);
+    if (typeof reference !== "string" && typeof referenceMs !== "string") {
+      const times = await reference(round);
+      referenceMs = typeof times === "string" ? times : [...referenceMs, ...times];
+    }
+    oursMs.push(...(await timeRound(ours, round)));
+  }
+  return { ours: summarize(oursMs), reference: typeof referenceMs === "string" ? referenceMs : summarize(referenceMs) };
+}

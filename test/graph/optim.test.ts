@@ -208,6 +208,96 @@ test("a parameter the loss does not reach only decays", async () => {
   }
 });
 
+test("with clipping, a NaN gradient makes the clip coefficient NaN: the norm shows it and no parameter gets a finite update", async () => {
+  const step = buildTrainStep((g) => {
+    const x = g.input("x", "float32", [2]);
+    const z = g.input("z", "float32", [1]);
+    const a = g.param("a", [2]);
+    const b = g.param("b", [2]);
+    // sqrt(0 b + z) is finite; its gradient 0 * 0.5 / sqrt(z) is NaN at z = 0 (0 at z = 1)
+    const reachesB = ops.reduceSum(ops.sqrt(ops.add(ops.mul(b, 0), z)), [0], false);
+    return { loss: ops.add(ops.reduceSum(ops.mul(x, a), [0], false), reachesB) };
+  }, { adamw: { maxGradNorm: 1, weightDecay: 0 } });
+  assert.ok(step.graphs.kind === "fused");
+  if (step.graphs.kind !== "fused") return;
+  const s = await compile(step.graphs.step, step, {});
+  try {
+    const init = initialState(step, { a: f32([1, 2], [2]), b: f32([3, 4], [2]) });
+    const run = (z: number) => s.run({ ...init, x: f32([3, 4], [2]), z: f32([z], [1]), ...step.scalarFeeds(1, 0.1) });
+    const values = (t: Tensor) => Array.from(t.data as Float32Array);
+    // z = 1: a's gradient (3, 4) has norm 5, clipped to 1
+    const finite = await run(1);
+    assert.ok(Math.abs((finite[GRAD_NORM_OUTPUT]!.data as Float32Array)[0]! - 5) < 1e-5);
+    assert.ok(values(finite["next.a"]!).every(Number.isFinite));
+    const poisoned = await run(0);
+    assert.ok(Number.isFinite((poisoned[LOSS_OUTPUT]!.data as Float32Array)[0]!), "the loss stays finite");
+    assert.ok(Number.isNaN((poisoned[GRAD_NORM_OUTPUT]!.data as Float32Array)[0]!));
+    // a's own gradient is finite, but the clip coefficient it is scaled by is NaN
+    for (const name of ["next.a", nextOf(adamM("a")), nextOf(adamV("a"))]) assert.ok(values(poisoned[name]!).every(Number.isNaN), `${name}: ${values(poisoned[name]!)}`);
+  } finally {
+    await s.release();
+  }
+});
+
+test("parameters that share their trailing shape are updated together, each as AdamW updates it alone", async () => {
+  // Groups by shape past axis 0: a, b [., 3]; c, d [.]; e, h [., 1, 1] (trailing 1s); f rank 0 alone.
+  const shapes: Record<string, number[]> = { a: [2, 3], b: [4, 3], c: [3], d: [5], e: [2, 1, 1], f: [], h: [3, 1, 1] };
+  const adamw = { betas: [0.8, 0.95] as [number, number], eps: 1e-6, weightDecay: 0.1, maxGradNorm: 0.5, emaDecay: 0.9 };
+  const size = (shape: number[]) => shape.reduce((x, y) => x * y, 1);
+  const r = Object.fromEntries(Object.entries(shapes).map(([n, sh], i) => [n, Array.from({ length: size(sh) }, (_, k) => Math.sin(3 * i + k))]));
+  // L = sum_p sum(p * r_p + p^2 / 2): dL/dp = r_p + p, which changes from step to step
+  const step = buildTrainStep((g) => {
+    const terms = Object.entries(shapes).map(([n, sh]) => {
+      const p = g.param(n, sh);
+      const rp = g.constant(f32(r[n]!, sh));
+      const e = ops.add(ops.mul(p, rp), ops.mul(ops.mul(p, p), 0.5));
+      return sh.length === 0 ? e : ops.reduceSum(e, [...sh.keys()], false);
+    });
+    return { loss: terms.reduce((x, y) => ops.add(x, y)) };
+  }, { adamw });
+  assert.ok(step.graphs.kind === "fused");
+  if (step.graphs.kind !== "fused") return;
+  assert.equal(step.graphs.step.nodes.filter((n) => n.op === "Split").length, 3 * 4, "3 groups of 2 split back 4 ways (theta, m, v, EMA)");
+  const init = Object.fromEntries(Object.entries(shapes).map(([n, sh], i) => [n, Array.from({ length: size(sh) }, (_, k) => Math.cos(5 * i + k))]));
+  const session = await compile(step.graphs.step, step, {});
+  try {
+    let state = initialState(step, Object.fromEntries(Object.entries(init).map(([n, v]) => [n, f32(v, shapes[n]!)])));
+    // The reference in float64: each tensor alone, steps (1)-(6) of src/graph/optim/adamw.ts
+    const ref = { p: structuredClone(init), m: {} as Record<string, number[]>, v: {} as Record<string, number[]>, ema: structuredClone(init) };
+    for (const n of Object.keys(shapes)) [ref.m[n], ref.v[n]] = [init[n]!.map(() => 0), init[n]!.map(() => 0)];
+    for (let t = 1; t <= 3; t++) {
+      const lr = 0.05 * t;
+      const grads = Object.fromEntries(Object.keys(shapes).map((n) => [n, ref.p[n]!.map((p, k) => r[n]![k]! + p)]));
+      const norm = Math.sqrt(Object.values(grads).flat().reduce((acc, x) => acc + x * x, 0));
+      const clip = Math.min(1, adamw.maxGradNorm / (norm + 1e-6));
+      const [bc1, bc2] = [1 - adamw.betas[0] ** t, 1 - adamw.betas[1] ** t];
+      for (const n of Object.keys(shapes)) {
+        ref.p[n] = ref.p[n]!.map((p, k) => {
+          const gk = grads[n]![k]! * clip;
+          const m = (ref.m[n]![k] = adamw.betas[0] * ref.m[n]![k]! + (1 - adamw.betas[0]) * gk);
+          const v = (ref.v[n]![k] = adamw.betas[1] * ref.v[n]![k]! + (1 - adamw.betas[1]) * gk * gk);
+          const p1 = p * (1 - lr * adamw.weightDecay) - ((lr / bc1) * m) / (Math.sqrt(v) / Math.sqrt(bc2) + adamw.eps);
+          ref.ema[n]![k] = adamw.emaDecay * ref.ema[n]![k]! + (1 - adamw.emaDecay) * p1;
+          return p1;
+        });
+      }
+      const out = await session.run({ ...state, ...step.scalarFeeds(t, lr) });
+      assertClose(out[GRAD_NORM_OUTPUT]!, nd([], [norm]), { rtol: 1e-5, label: `step ${t} grad norm` });
+      const next: Record<string, Tensor> = {};
+      for (const name of Object.keys(state)) next[name] = out[nextOf(name)]!;
+      state = next;
+      for (const [n, sh] of Object.entries(shapes)) {
+        assert.deepEqual(state[n]!.shape, sh, `${n} keeps its shape`);
+        for (const [key, values] of [[n, ref.p[n]!], [adamM(n), ref.m[n]!], [adamV(n), ref.v[n]!], [emaOf(n), ref.ema[n]!]] as const) {
+          assertClose(state[key]!, nd(sh, values), { rtol: 1e-5, atol: 1e-7, label: `step ${t} ${key}` });
+        }
+      }
+    }
+  } finally {
+    await session.release();
+  }
+});
+
 test("invalid options and models fail with messages that name the field", () => {
   assert.throws(() => resolveAdamW({ betas: [0.9, 1] }), /adamw.betas is \[0.9,1\]; allowed: two numbers in \[0, 1\)/);
   assert.throws(() => resolveAdamW({ eps: 0 }), /adamw.eps is 0; allowed: a finite number > 0/);

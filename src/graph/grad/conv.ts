@@ -1,35 +1,46 @@
-// Backward rules of Conv and ConvTranspose (src/graph/ops/conv.ts), written as convolutions again.
+// Backward rules of Conv and ConvTranspose (src/graph/ops/conv.ts), written as convolutions and matrix
+// products whose kernels are weights or constants, never activations (ONNX Runtime runs a conv with an
+// activation as its kernel, or a ConvTranspose, several times slower than a plain Conv or a MatMul).
 //
 // Notation, per spatial axis: S input size, O output size, k kernel, s stride, d dilation, pb / pe the
-// begin / end pads, pT = pb + pe, span = d (k - 1) + 1; G groups; x [N, G*Cg, S...], y [N, G*Mg, O...].
+// begin / end pads, pT = pb + pe, span = d (k - 1) + 1; G groups; j a kernel tap, T = prod k taps;
+// x [N, G*Cg, S...], y [N, G*Mg, O...].
 //
 // Conv, w [G*Mg, Cg, k...]:   y[n, gMg+m, o] = sum_{c, j} x[n, gCg+c, o s + j d - pb] w[gMg+m, c, j]
-//   (1) dx = ConvTranspose(dy, w), same strides, pads, dilations and group. The forward's windows leave
-//       r = (S + pT - span) mod s trailing rows unread; output_padding r gives dx exactly S rows.
-//   (2) dw[gMg+m, c, j] = sum_{n, o} dy[n, gMg+m, o] x[n, gCg+c, j d + o s - pb]: a conv with group G of
-//       x as [Cg, G*N, S...] (batch c) by dy as the weight [G*Mg, N, O...], stride d, dilation s, same
-//       pads. It gives [Cg, G*Mg, k'...], k' = k + floor(r / d) (the unread rows add windows), which is
-//       sliced to k and transposed to [G*Mg, Cg, k...].
+//   (1) dx. At stride 1 the adjoint of a window is a window again: dx = Conv(dy, w~) with
+//       w~[gCg+c, m, j] = w[gMg+m, c, k-1-j] (channel axes swapped per group, kernel flipped), the same
+//       dilation and pads d (k - 1) - pb, d (k - 1) - pe, which give O + d (k - 1) - pT = S rows.
+//       Otherwise (a stride, or a pad past d (k - 1)) dx = ConvTranspose(dy, w), same attributes: the
+//       forward's windows leave r = (S + pT - span) mod s trailing rows unread, and output_padding r
+//       gives dx exactly S rows.
+//   (2) dw[gMg+m, c, j] = sum_{n, o} dy[n, gMg+m, o] X[n, gCg+c, j, o],  X[n, i, j, o] = x[n, i, o s + j d - pb]:
+//       X (im2col) is a depthwise Conv of x with one-hot kernels (channel i T + t picks tap t) and the
+//       forward's stride, dilation and pads, so it has O windows; then per group one MatMul over n and o:
+//       [G, Cg T, N O'] @ [G, N O', Mg] -> [G, Cg T, Mg], O' = prod O (see windowProduct for the layout).
+//       At stride 1 (and pads within d (k - 1)) the roles swap when dy has fewer channels (T copies of
+//       the smaller tensor):
+//       dw[gMg+m, c, j] = sum_{n, i} Y[n, gMg+m, j, i] x[n, gCg+c, i],  Y[n, ., j, i] = dy[n, ., i + pb - j d]
+//       (zero outside [0, O)), the im2col of dy with flipped one-hot kernels and the pads of (1).
 //   (3) db = dy summed over batch and spatial axes.
-// ConvTranspose, w [G*Cg, Mg, k...], output padding q: the adjoint of a Conv, so x and dy swap roles.
-//   (1) dx = Conv(dy, w), same attrs: S + floor(q / s) rows, the extra ones sliced off.
-//   (2) dw[gCg+c, m, j] = sum_{n, i} x[n, gCg+c, i] dy[n, gMg+m, i s + j d - pb]: a conv with group G of dy
-//       as [Mg, G*N, O...] by x as the weight [G*Cg, N, S...], stride d, dilation s, same pads, giving
-//       [Mg, G*Cg, k'...], k' = k + floor(q / d), sliced and transposed to [G*Cg, Mg, k...].
+// ConvTranspose, w [G*Cg, Mg, k...], output padding q < s: the adjoint of a Conv, so x and dy swap roles.
+//   (1) dx = Conv(dy, w), same attrs: S rows, as q < s.
+//   (2) dw[gCg+c, m, j] = sum_{n, i} x[n, gCg+c, i] dy[n, gMg+m, i s + j d - pb]: (2) of Conv with dy as
+//       the input and x as the output gradient.
 //   (3) db as for Conv.
 //
 // Symbolic sizes: r depends on S mod s, which a symbolic S does not fix. It is taken for S a multiple of
 // the stride, the case in which dim.ts's window formula (O = S / s) is exact; a graph run at other sizes
 // on a strided symbolic axis gets a data gradient of the wrong size (an error at run time), so such
-// sizes need a static graph. Weight gradients hold at any size (they are sliced to k at run time).
+// sizes need a static graph. Weight gradients hold at any size (the im2col has the forward's windows).
 
-import { type Dim, dimDiv, dimEq, dimMul, isStatic } from "../dim.js";
+import { Tensor } from "../../tensor/tensor.js";
+import { type Dim, dimEq, dimMul, dimProduct, isStatic } from "../dim.js";
 import type { Node, Value } from "../graph.js";
 import { conv, convTranspose } from "../ops/conv.js";
 import { fail, int64s } from "../ops/common.js";
-import { shapeOf } from "../ops/fill.js";
-import { reduceSum } from "../ops/linalg.js";
-import { concat, reshape, reshapeLike, slice, transpose } from "../ops/shape.js";
+import { matmul, reduceSum } from "../ops/linalg.js";
+import { addAll } from "../ops/elementwise.js";
+import { expand, reshape, reshapeLike, slice, split, transpose, unsqueeze } from "../ops/shape.js";
 import { input, intAttr, intsAttr, onlyGrad } from "./helpers.js";
 import type { GradRules } from "./types.js";
 
@@ -60,6 +71,7 @@ function readAttrs(node: Node): ConvAttrs {
 }
 
 const mod = (a: number, m: number): number => ((a % m) + m) % m;
+const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 
 /** Per axis, the rows r of a Conv's padded input that no window reaches (see (1) above). */
 function unreadRows(x: Value, a: ConvAttrs): number[] {
@@ -73,75 +85,132 @@ function unreadRows(x: Value, a: ConvAttrs): number[] {
   });
 }
 
+/**
+ * The pads of the stride-1 adjoint window, d (k - 1) - p per side ((1) and the swapped (2) above), or null
+ * when a stride is not 1 or a pad reaches past the kernel's span (the adjoint would need negative pads).
+ */
+function adjointPads(a: ConvAttrs): number[] | null {
+  if (a.strides.some((s) => s !== 1)) return null;
+  const n = a.kernel.length;
+  const pads = a.pads.map((p, i) => a.dilations[i % n]! * (a.kernel[i % n]! - 1) - p);
+  return pads.every((p) => p >= 0) ? pads : null;
+}
+
 const spatialAxes = (rank: number): number[] => Array.from({ length: rank - 2 }, (_, i) => i + 2);
 
-/** [A, B, ...] -> [B, A, ...] */
-const swapLeading = (v: Value): Value => transpose(v, [1, 0, ...spatialAxes(v.rank)]);
-
-/**
- * Reshape to [...lead, ...spatial], `spatial` being the dims of v's trailing axes. Symbolic spatial sizes
- * are read from Shape(v) at run time, so unlike ops.reshape they need not be products of input symbols
- * (H/2 after a downsampling is fine). At most one lead dim may be symbolic (the batch: Reshape infers it).
- */
-function reshapeKeepingSpatial(v: Value, lead: readonly Dim[], spatial: readonly Dim[]): Value {
-  const target = [...lead, ...spatial];
-  if (spatial.every(isStatic)) return reshape(v, target);
-  const leadCodes = lead.map((d) => (isStatic(d) ? d : -1));
-  if (leadCodes.filter((d) => d === -1).length > 1) fail("Reshape", undefined, `at most one symbolic leading dim in ${target.join(", ")}`);
-  const g = v.graph;
-  const shape = concat([int64s(g, leadCodes), slice(shapeOf(v), 0, v.rank - spatial.length)], 0);
-  return g.addNode("Reshape", [v, shape], {}, [{ dtype: v.dtype, shape: target }])[0]!;
+/** Static channel count of a conv operand (the weight's static shape fixes it). */
+function channels(v: Value, what: string): number {
+  const c = v.shape[1]!;
+  if (!isStatic(c)) fail("gradients", undefined, `${what} ${v.describe()} needs a static channel count`);
+  return c;
 }
 
 /**
- * [N, G*K, S...] -> [K, G*N, S...]: each group's channels become one block of G*N channels for a conv
- * with group G, the K channels of a group become the batch.
+ * The im2col of v [N, K, S...]: [N, K*T, W...], channel i T + t holding the window values of tap t
+ * (flipped: tap T - 1 - t), by a depthwise Conv with one-hot kernels. The kernels are an expanded
+ * constant, which ONNX Runtime folds at load time, so the graph holds T^2 numbers per conv, not K T^2.
  */
-function groupMembersAsBatch(v: Value, groups: number): Value {
-  const [n, gk] = [v.shape[0]!, v.shape[1]!];
-  const spatial = v.shape.slice(2);
-  if (groups === 1) return swapLeading(v); // [K, N, S...]
-  const k = dimDiv(gk, groups);
-  if (!isStatic(k)) fail("gradients", undefined, `${v.describe()} does not split into ${groups} groups of static size`);
-  // Depthwise: [G, N, S...] already has the order, and the reshape keeps the spatial axes in place.
-  if (k === 1) return reshape(swapLeading(v), [1, dimMul(groups, n), ...spatial]); // [1, G*N, S...]
-  const split = reshapeKeepingSpatial(v, [n, groups, k], spatial); // [N, G, K, S...]
-  const moved = transpose(split, [2, 1, 0, ...spatial.map((_, i) => i + 3)]); // [K, G, N, S...]
-  return reshapeKeepingSpatial(moved, [k, dimMul(groups, n)], spatial); // [K, G*N, S...]
+function im2col(v: Value, w: Window, flipped: boolean, name: string): Value {
+  const taps = product(w.kernel);
+  const eye = new Float32Array(taps * taps);
+  for (let t = 0; t < taps; t++) eye[t * taps + (flipped ? taps - 1 - t : t)] = 1;
+  const oneHot = v.graph.constant(new Tensor("float32", eye, [1, taps, 1, ...w.kernel])); // [1, T, 1, k...]
+  const k = channels(v, "conv operand");
+  const kernels = reshape(expand(oneHot, [k, taps, 1, ...w.kernel]), [k * taps, 1, ...w.kernel]); // [K*T, 1, k...]
+  return conv(v, kernels, null, { stride: w.stride, dilation: w.dilation, padding: w.pads, groups: k, name: `${name}.im2col` });
+}
+
+/** The windows an im2col takes: per spatial axis kernel, stride, dilation, and [begin..., end...] pads. */
+interface Window {
+  kernel: number[];
+  stride: number[];
+  dilation: number[];
+  pads: number[];
 }
 
 /**
- * The weight-gradient conv (stride = forward dilation, dilation = forward stride), its kernel being an
- * activation: sliced to the forward kernel and transposed to the weight's layout, [B, A, k...] from
- * [A, B, k'...]. A symbolic kernel is beyond ops.conv (ONNX takes kernel_shape from the weight then),
- * so that case emits the node itself with k' worked out in (2).
+ * sum_{n, p} cols[n, (g K + i) T + t, p] other[n, g J + j, p] as [G, K*T, J]: the product of the im2col of
+ * `windowed` [N, G*K, S...] (windows at p) with `other` [N, G*J, P...]. With 1 or 2 spatial axes the batch
+ * becomes a leading spatial axis of the im2col (a window of 1 over it), so that one MatMul per group sums
+ * over n and p together: [G, K T, N P'] @ [G, N P', J]. With 3 the MatMul is batched over n and summed.
+ * ONNX Reshape's 0 and -1 keep symbolic sizes out of run-time shape arithmetic.
  */
-function weightGradient(node: Node, data: Value, kernelOf: Value, a: ConvAttrs, extra: readonly number[]): Value {
-  const name = `${node.name}.grad_weight`;
-  const kPrime = a.kernel.map((k, i) => k + extra[i]!);
-  const symbolic = !kernelOf.shape.slice(2).every(isStatic) || !data.shape.slice(2).every(isStatic);
-  let out: Value;
-  if (!symbolic) {
-    out = conv(data, kernelOf, null, { stride: a.dilations, dilation: a.strides, padding: a.pads, groups: a.group, name });
-  } else {
-    out = data.graph.addNode(
-      "Conv",
-      [data, kernelOf],
-      {
-        strides: { type: "ints", value: a.dilations },
-        pads: { type: "ints", value: a.pads },
-        dilations: { type: "ints", value: a.strides },
-        group: { type: "int", value: a.group },
-      },
-      [{ dtype: data.dtype, shape: [data.shape[0]!, kernelOf.shape[0]!, ...kPrime] }],
-      name,
-    )[0]!;
+function windowProduct(windowed: Value, other: Value, w: Window, groups: number, flipped: boolean, name: string): Value {
+  const [K, J] = [channels(windowed, "conv operand") / groups, channels(other, "conv operand") / groups];
+  const taps = product(w.kernel);
+  const n = other.shape[0]!;
+  const positions = dimProduct(other.shape.slice(2));
+  const g = windowed.graph;
+  const reshapeTo = (v: Value, codes: number[], shape: Dim[]) => g.addNode("Reshape", [v, int64s(g, codes)], {}, [{ dtype: v.dtype, shape }])[0]!;
+  const grouped = reshapeTo(other, [0, groups, J, -1], [n, groups, J, positions]); // [N, G, J, P']
+  if (w.kernel.length <= 2) {
+    const batchAsAxis = unsqueeze(transpose(windowed, [1, 0, ...spatialAxes(windowed.rank)]), [0]); // [1, G*K, N, S...]
+    const folded = { kernel: [1, ...w.kernel], stride: [1, ...w.stride], dilation: [1, ...w.dilation], pads: [0, ...w.pads.slice(0, w.kernel.length), 0, ...w.pads.slice(w.kernel.length)] };
+    const samples = dimMul(n, positions);
+    const cols = reshapeTo(im2col(batchAsAxis, folded, flipped, name), [groups, K * taps, -1], [groups, K * taps, samples]); // [G, K*T, N*P']
+    const rows = reshapeTo(transpose(grouped, [1, 2, 0, 3]), [groups, J, -1], [groups, J, samples]); // [G, J, N*P']
+    return matmul(cols, transpose(rows, [0, 2, 1])); // [G, K*T, J]; ONNX Runtime fuses the Transpose in
   }
-  // With symbolic sizes k' may differ at run time (S not a multiple of s), so the slice is always kept.
-  a.kernel.forEach((k, i) => {
-    if (symbolic || out.shape[2 + i] !== k) out = slice(out, 2 + i, 0, k);
-  });
-  return swapLeading(out); // [A, B, k...] -> [B, A, k...]
+  const cols = reshapeTo(im2col(windowed, w, flipped, name), [0, groups, K * taps, -1], [n, groups, K * taps, positions]); // [N, G, K*T, P']
+  return reduceSum(matmul(cols, transpose(grouped, [0, 1, 3, 2])), [0], false); // [G, K*T, J]
+}
+
+/**
+ * The most elements an im2col holds at once, 2^26 (256 MiB of float32); past it the batch is split. A
+ * setting read when gradients are built (tests lower it to reach the split on small shapes).
+ */
+export const im2colLimit = { elements: 2 ** 26 };
+
+/**
+ * windowProduct over chunks of the batch, summed, when the whole im2col would hold more than
+ * im2colLimit.elements: ONNX Runtime's own conv kernel windows one image at a time, so memory stays near the
+ * activations' size. A symbolic batch is not split.
+ */
+function chunkedWindowProduct(windowed: Value, other: Value, w: Window, groups: number, flipped: boolean, name: string): Value {
+  const n = windowed.shape[0]!;
+  const perSample = windowed.shape.slice(1).every(isStatic) ? product(windowed.shape.slice(1) as number[]) * product(w.kernel) : 0;
+  const chunks = isStatic(n) ? Math.min(n, Math.ceil((n * perSample) / im2colLimit.elements)) : 1;
+  if (!isStatic(n) || chunks <= 1) return windowProduct(windowed, other, w, groups, flipped, name);
+  const sizes = Array.from({ length: chunks }, (_, i) => Math.floor((n * (i + 1)) / chunks) - Math.floor((n * i) / chunks));
+  const [windowedParts, otherParts] = [split(windowed, 0, sizes), split(other, 0, sizes)];
+  return addAll(windowedParts.map((part, i) => windowProduct(part, otherParts[i]!, w, groups, flipped, name)));
+}
+
+/**
+ * (2): the weight gradient [G*B, A, k...] of gradOut [N, G*B, O...] = Conv(input [N, G*A, I...], w) under
+ * the attributes `a`, as an im2col and a MatMul; the im2col is of gradOut when that can be windowed at
+ * stride 1 and has fewer channels per group.
+ */
+function weightGradient(input: Value, gradOut: Value, a: ConvAttrs, name: string): Value {
+  const G = a.group;
+  const [A, B] = [channels(input, "conv input") / G, channels(gradOut, "conv output gradient") / G];
+  const k = a.kernel;
+  const taps = product(k);
+  const adjoint = adjointPads(a);
+  if (adjoint && B < A) {
+    // dw[gB+b, c, j] = sum_{n, i} Y[n, gB+b, j, i] input[n, gA+c, i]: the smaller im2col, of gradOut
+    const summed = chunkedWindowProduct(gradOut, input, { kernel: k, stride: a.strides, dilation: a.dilations, pads: adjoint }, G, true, name); // [G, B*T, A]
+    const dw = transpose(reshape(summed, [G, B, taps, A]), [0, 1, 3, 2]); // [G, B, A, T]
+    return reshape(dw, [G * B, A, ...k], `${name}.grad_weight`);
+  }
+  const summed = chunkedWindowProduct(input, gradOut, { kernel: k, stride: a.strides, dilation: a.dilations, pads: a.pads }, G, false, name); // [G, A*T, B]
+  const dw = transpose(reshape(summed, [G, A, taps, B]), [0, 3, 1, 2]); // [G, B, A, T]
+  return reshape(dw, [G * B, A, ...k], `${name}.grad_weight`);
+}
+
+/**
+ * w [G*Mg, Cg, k...] -> w~ [G*Cg, Mg, k...], w~[gCg+c, m, j] = w[gMg+m, c, k-1-j]: the kernel of the
+ * stride-1 data gradient (1). Flipping every kernel axis reverses the taps' row-major index, so one
+ * reversed slice over the flattened taps does it.
+ */
+function adjointKernel(w: Value, groups: number): Value {
+  const [gm, cg] = [w.shape[0] as number, w.shape[1] as number];
+  const kernel = w.shape.slice(2) as number[];
+  const taps = product(kernel);
+  const perGroup = reshape(w, [groups, gm / groups, cg, taps]); // [G, Mg, Cg, T]
+  const swapped = gm === groups || cg === 1 ? perGroup : transpose(perGroup, [0, 2, 1, 3]); // [G, Cg, Mg, T]
+  const flipped = taps > 1 ? slice(swapped, 3, -1, undefined, -1) : swapped; // taps reversed
+  return reshape(flipped, [groups * cg, gm / groups, ...kernel]); // [G*Cg, Mg, k...]
 }
 
 /** dy summed over batch and spatial axes: [M]. */
@@ -162,14 +231,21 @@ export const convRules: GradRules = {
     const gy = onlyGrad(node, gradOutputs);
     const [x, w] = [input(node, 0), input(node, 1)];
     const a = readAttrs(node);
-    const r = unreadRows(x, a);
-    const opts = { stride: a.strides, padding: a.pads, dilation: a.dilations, groups: a.group };
-    // (1) adjoint of the strided window: output padding r restores the unread rows (as zeros)
-    const dx = needs[0] ? asShapeOf(convTranspose(gy, w, null, { ...opts, outputPadding: r, name: `${node.name}.grad_input` }), x) : null;
-    // (2) correlation of x with dy; floor(r / d) extra weight rows come out and are sliced off
-    const dw = needs[1]
-      ? weightGradient(node, groupMembersAsBatch(x, a.group), swapLeading(gy), a, r.map((ri, i) => Math.floor(ri / a.dilations[i]!)))
-      : null;
+    let dx: Value | null = null;
+    if (needs[0]) {
+      const pads = adjointPads(a);
+      const name = `${node.name}.grad_input`;
+      if (pads && w.shape.every(isStatic)) {
+        // (1) at stride 1: a Conv with the adjoint kernel
+        dx = conv(gy, adjointKernel(w, a.group), null, { padding: pads, dilation: a.dilations, groups: a.group, name });
+      } else {
+        // (1) adjoint of the strided window: output padding r restores the unread rows (as zeros)
+        const opts = { stride: a.strides, padding: a.pads, dilation: a.dilations, groups: a.group, outputPadding: unreadRows(x, a), name };
+        dx = convTranspose(gy, w, null, opts);
+      }
+      dx = asShapeOf(dx, x);
+    }
+    const dw = needs[1] ? weightGradient(x, gy, a, node.name) : null;
     return perInput(node, [dx, dw, needs[2] ? biasGradient(gy) : null]);
   },
 
@@ -177,22 +253,15 @@ export const convRules: GradRules = {
     const gy = onlyGrad(node, gradOutputs);
     const [x, w] = [input(node, 0), input(node, 1)];
     const a = readAttrs(node);
-    const q = a.outputPadding;
-    let dx: Value | null = null;
-    if (needs[0]) {
-      // (1) the forward conv with the same weight. ONNX allows output padding up to the dilation; past the
-      // stride it adds whole rows, sliced off here (ONNX Runtime's CPU kernel rejects such a forward).
-      dx = conv(gy, w, null, { stride: a.strides, padding: a.pads, dilation: a.dilations, groups: a.group, name: `${node.name}.grad_input` });
-      q.forEach((qi, i) => {
-        const extra = Math.floor(qi / a.strides[i]!);
-        if (extra > 0) dx = slice(dx!, 2 + i, 0, -extra);
-      });
-      dx = asShapeOf(dx, x);
-    }
-    // (2) correlation of dy with x as the weight [G*Cg, N, S...]
-    const dw = needs[1]
-      ? weightGradient(node, groupMembersAsBatch(gy, a.group), swapLeading(x), a, q.map((qi, i) => Math.floor(qi / a.dilations[i]!)))
-      : null;
+    // ONNX allows output padding up to the dilation, ONNX Runtime's kernel (and ops.convTranspose) only
+    // below the stride; then the Conv windows of (1) and (2) cover exactly x's rows.
+    a.outputPadding.forEach((q, i) => {
+      if (q >= a.strides[i]!) fail("gradients", node.name, `ConvTranspose output padding ${q} on axis ${i} is not below the stride ${a.strides[i]}`);
+    });
+    // (1) the forward conv with the same weight
+    const dx = needs[0] ? asShapeOf(conv(gy, w, null, { stride: a.strides, padding: a.pads, dilation: a.dilations, groups: a.group, name: `${node.name}.grad_input` }), x) : null;
+    // (2) the Conv weight gradient with dy as the input and x as the output gradient
+    const dw = needs[1] ? weightGradient(gy, x, a, node.name) : null;
     return perInput(node, [dx, dw, needs[2] ? biasGradient(gy) : null]);
   },
 };

@@ -11,6 +11,8 @@
 //
 // The statistics are recomputed from x with reduce ops (the forward node keeps no Mean / InvStdDev
 // outputs), in the two-pass form that ONNX specifies, so inputs with a large mean keep their precision.
+// When the affine is the identity (scale all ones, bias all zeros or absent, as groupNorm passes
+// InstanceNormalization), the node's output is xhat itself and only rstd is recomputed.
 
 import type { Node, Value } from "../graph.js";
 import { add, div, mul, sqrt, sub } from "../ops/elementwise.js";
@@ -20,12 +22,15 @@ import { reshape } from "../ops/shape.js";
 import { floatAttr, input, intAttr, onlyGrad, unbroadcast } from "./helpers.js";
 import type { GradRules } from "./types.js";
 
-/** xhat and rstd of x over `axes` (kept as size-1 axes), as the forward op computed them. */
-function standardize(x: Value, axes: readonly number[], eps: number): { xhat: Value; rstd: Value } {
+/**
+ * xhat and rstd of x over `axes` (kept as size-1 axes), as the forward op computed them; `y` is the op's
+ * output when it is xhat (an identity affine), which saves recomputing it.
+ */
+function standardize(x: Value, axes: readonly number[], eps: number, y: Value | null): { xhat: Value; rstd: Value } {
   const centered = sub(x, reduceMean(x, axes, true)); // x - mu
   const variance = reduceMean(mul(centered, centered), axes, true);
   const rstd = div(1, sqrt(add(variance, eps)));
-  return { xhat: mul(centered, rstd), rstd };
+  return { xhat: y ?? mul(centered, rstd), rstd };
 }
 
 /** dx = rstd * (dxhat - mean_S(dxhat) - xhat * mean_S(dxhat * xhat)). */
@@ -36,14 +41,14 @@ function standardizeBackward(dxhat: Value, xhat: Value, rstd: Value, axes: reado
 }
 
 /**
- * Whether v is all ones by construction (a constant of ones, possibly reshaped or cast), as the scale
- * that layerNorm without weight and groupNorm's InstanceNormalization pass: then dxhat = gy.
+ * Whether v is all `value` by construction (a constant, possibly reshaped or cast), as the scale of ones
+ * and the bias of zeros that layerNorm without weight and groupNorm's InstanceNormalization pass.
  */
-function isOnes(v: Value): boolean {
+function isConstantOf(v: Value, value: number): boolean {
   let cur: Value = v;
   while (cur.producer && ["Reshape", "Cast", "Identity"].includes(cur.producer.op)) cur = cur.producer.inputs[0]!;
   const t = cur.graph.constants.get(cur);
-  return !!t && t.dtype === "float32" && (t.data as Float32Array).every((e) => e === 1);
+  return !!t && t.dtype === "float32" && (t.data as Float32Array).every((e) => e === value);
 }
 
 /** Shared body of both rules: gradients of x, scale and b given the axes S and scale/b broadcast to x. */
@@ -60,10 +65,12 @@ function normalizationGrads(
   const scale = input(node, 1);
   const bias = node.inputs[2] ?? null;
   const eps = floatAttr(node, "epsilon", 1e-5);
-  const stats = needs[0] || needs[1] ? standardize(x, axes, eps) : null;
+  const unitScale = isConstantOf(scale, 1);
+  const identityAffine = unitScale && (!bias || isConstantOf(bias, 0));
+  const stats = needs[0] || needs[1] ? standardize(x, axes, eps, identityAffine ? node.outputs[0]! : null) : null;
   let dx: Value | null = null;
   if (needs[0]) {
-    const dxhat = isOnes(scale) ? gy : mul(gy, broadcastAffine(scale));
+    const dxhat = unitScale ? gy : mul(gy, broadcastAffine(scale)); // dL/dxhat
     dx = standardizeBackward(dxhat, stats!.xhat, stats!.rstd, axes);
   }
   const dScale = needs[1] ? reduceAffine(mul(gy, stats!.xhat), scale) : null;

@@ -17,12 +17,21 @@
 // Step (5) is (m / bc1) / (sqrt(v / bc2) + eps) grouped as PyTorch groups it. The bias corrections are
 // graph inputs computed on the host in float64 (adamwScalars): 1 - beta2^t formed in float32 from a
 // float32 beta2 = 0.999 is off by about 1e-5 relative at small t.
+//
+// Every step is element-wise, so parameters are updated in groups rather than one by one: those whose
+// shapes agree past the first axis are concatenated along it (as PyTorch's foreach AdamW batches
+// tensors), updated together, and split back into pieces already in each parameter's shape. A dozen ops
+// per group replace a dozen per parameter (ONNX Runtime's cost per node dominates for small tensors).
+// Scalars enter a group's ops with the group's rank, [1, ..., 1]: ONNX Runtime broadcasts a rank-0
+// operand slowly onto shapes with trailing 1s, such as a temporal conv's [C, C, 3, 1, 1] weight.
 
 import { Tensor } from "../../tensor/tensor.js";
+import { shapeToString } from "../dim.js";
 import type { Graph, Value } from "../graph.js";
 import { fail } from "../ops/common.js";
 import { add, addAll, div, less, mul, sqrt, sub, where } from "../ops/elementwise.js";
 import { reduceSum } from "../ops/linalg.js";
+import { concat, reshape, split } from "../ops/shape.js";
 import { BIAS_CORRECTION1_INPUT, BIAS_CORRECTION2_INPUT, LR_INPUT, adamM, adamV, emaOf } from "./names.js";
 
 export interface AdamWOptions {
@@ -109,6 +118,16 @@ export interface AdamWGraph {
   updated: Map<string, Value>;
 }
 
+/** Parameters whose shapes agree past the first axis, in first-seen order; each rank-0 one alone. */
+function groupByTrailingShape(entries: readonly ParamGrad[]): ParamGrad[][] {
+  const groups = new Map<string, ParamGrad[]>();
+  entries.forEach((e, i) => {
+    const key = e.param.rank === 0 ? `scalar ${i}` : shapeToString(e.param.shape.slice(1));
+    groups.set(key, [...(groups.get(key) ?? []), e]);
+  });
+  return [...groups.values()];
+}
+
 /**
  * Adds the clipped AdamW update (+ EMA) of `entries` to `g`: creates the state inputs adam.m.<p>,
  * adam.v.<p> (and ema.<p>) and the scalar inputs optim.lr, optim.bias_correction{1,2}.
@@ -118,35 +137,57 @@ export function addAdamWUpdate(g: Graph, entries: readonly ParamGrad[], o: Resol
   const bc1 = g.input(BIAS_CORRECTION1_INPUT, "float32", []);
   const bc2 = g.input(BIAS_CORRECTION2_INPUT, "float32", []);
   const [beta1, beta2] = o.betas;
-  const gradNorm = globalNorm(entries.map((e) => e.grad));
+  for (const { name, param, grad } of entries) {
+    if (param.dtype !== "float32" || grad.dtype !== "float32") fail("AdamW", name, `trains float32 parameters only, got ${param.describe()}`);
+  }
+  // Each group's tensors joined along axis 0 (see the header)
+  const groups = groupByTrailingShape(entries);
+  const joined = (vs: readonly Value[]): Value => (vs.length === 1 ? vs[0]! : concat(vs, 0));
+  const stateOf = (group: readonly ParamGrad[], input: (name: string) => string) =>
+    joined(group.map((e) => g.input(input(e.name), "float32", e.param.shape)));
+  const grads = groups.map((group) => joined(group.map((e) => e.grad)));
+  const gradNorm = globalNorm(grads);
   // (1) c = min(1, maxNorm / (norm + 1e-6))
   let clip: Value | null = null;
   if (o.maxGradNorm !== null) {
     const coef = div(o.maxGradNorm, add(gradNorm, 1e-6));
-    clip = where(less(coef, 1), coef, 1);
+    clip = where(less(1, coef), 1, coef); // min(1, c) that keeps a NaN c: less(NaN, 1) is false
   }
   const decayFactor = o.weightDecay > 0 ? sub(1, mul(lr, o.weightDecay)) : null;
-  const stepSize = div(lr, bc1);
-  const sqrtBc2 = sqrt(bc2);
-  const updated = new Map<string, Value>();
-  for (const { name, param, grad } of entries) {
-    if (param.dtype !== "float32" || grad.dtype !== "float32") fail("AdamW", name, `trains float32 parameters only, got ${param.describe()}`);
-    const shape = param.shape;
-    const m = g.input(adamM(name), "float32", shape);
-    const v = g.input(adamV(name), "float32", shape);
-    const gc = clip ? mul(grad, clip) : grad;
-    const decayed = decayFactor ? mul(param, decayFactor) : param; // (2)
-    const m1 = add(mul(m, beta1), mul(gc, 1 - beta1)); // (3)
-    const v1 = add(mul(v, beta2), mul(mul(gc, gc), 1 - beta2)); // (4)
-    const denom = add(div(sqrt(v1), sqrtBc2), o.eps);
-    const p1 = sub(decayed, mul(div(m1, denom), stepSize)); // (5)
-    updated.set(name, p1);
-    updated.set(adamM(name), m1);
-    updated.set(adamV(name), v1);
-    if (o.emaDecay !== null) {
-      const ema = g.input(emaOf(name), "float32", shape);
-      updated.set(emaOf(name), add(mul(ema, o.emaDecay), mul(p1, 1 - o.emaDecay))); // (6)
+  const [stepSize, sqrtBc2] = [div(lr, bc1), sqrt(bc2)];
+  const scalarsOfRank = new Map<number, Map<Value | number, Value>>();
+  /** A rank-0 value or a number as a [1, ..., 1] operand of `rank` (see the header). */
+  const asRank = (s: Value | number, rank: number): Value => {
+    const ofRank = scalarsOfRank.get(rank) ?? scalarsOfRank.set(rank, new Map()).get(rank)!;
+    let v = ofRank.get(s);
+    if (!v) {
+      const ones = Array<number>(rank).fill(1);
+      v = typeof s === "number" ? g.constant(new Tensor("float32", Float32Array.of(s), ones)) : reshape(s, ones);
+      ofRank.set(s, v);
     }
-  }
+    return v;
+  };
+
+  const updated = new Map<string, Value>();
+  groups.forEach((group, i) => {
+    const theta = joined(group.map((e) => e.param));
+    const r = theta.rank;
+    const k = (s: Value | number) => asRank(s, r);
+    const gc = clip ? mul(grads[i]!, k(clip)) : grads[i]!;
+    const decayed = decayFactor ? mul(theta, k(decayFactor)) : theta; // (2)
+    const m1 = add(mul(stateOf(group, adamM), k(beta1)), mul(gc, k(1 - beta1))); // (3)
+    const v1 = add(mul(stateOf(group, adamV), k(beta2)), mul(mul(gc, gc), k(1 - beta2))); // (4)
+    const denom = add(div(sqrt(v1), k(sqrtBc2)), k(o.eps));
+    const theta1 = sub(decayed, mul(div(m1, denom), k(stepSize))); // (5)
+    const ema1 = o.emaDecay === null ? null : add(mul(stateOf(group, emaOf), k(o.emaDecay)), mul(theta1, k(1 - o.emaDecay))); // (6)
+    // Back to one tensor per parameter: pieces along axis 0 are in the parameters' shapes
+    const sizes = group.map((e) => e.param.shape[0] as number);
+    const outputs: [(name: string) => string, Value | null][] = [[(n) => n, theta1], [adamM, m1], [adamV, v1], [emaOf, ema1]];
+    for (const [nameOf, value] of outputs) {
+      if (!value) continue;
+      const pieces = group.length === 1 ? [value] : split(value, 0, sizes);
+      pieces.forEach((piece, j) => updated.set(nameOf(group[j]!.name), piece));
+    }
+  });
   return { gradNorm, updated };
 }

@@ -1,11 +1,14 @@
 // Backward rules of Conv and ConvTranspose against central finite differences (gradcheck.ts), on shapes
 // that reach every branch: strides that drop trailing rows, asymmetric pads, dilation, groups, depthwise,
-// output padding, the temporal (3, 1, 1) kernel; plus the pruning of unneeded work and symbolic sizes.
+// output padding, the temporal (3, 1, 1) kernel, the stride-1 data gradient as a Conv (and pads past the
+// kernel's span, which keep the ConvTranspose), the im2col of x or of dy (fewer output channels); plus
+// the pruning of unneeded work, the ops each formulation emits, and symbolic sizes.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Graph, ops, type Value } from "../../../src/graph/index.js";
 import type { ConvTransposeOptions } from "../../../src/graph/ops/conv.js";
+import { im2colLimit } from "../../../src/graph/grad/conv.js";
 import { gradients } from "../../../src/graph/autodiff.js";
 import { Session } from "../../../src/runtime/index.js";
 import { Tensor } from "../../../src/tensor/tensor.js";
@@ -37,6 +40,13 @@ const convCases: ConvCase[] = [
   { what: "3-D, groups 2, dilation [2, 1, 1], asymmetric padding", x: [1, 4, 5, 3, 4], w: [2, 2, 2, 3, 1], opts: { groups: 2, dilation: [2, 1, 1], padding: [1, 1, 0, 0, 1, 2] } },
   { what: "temporal (3, 1, 1), padding (1, 0, 0), F = 1", x: [2, 3, 1, 4, 4], w: [3, 3, 3, 1, 1], bias: true, opts: { padding: [1, 0, 0] } },
   { what: "temporal (3, 1, 1), padding (1, 0, 0), F = 3", x: [2, 3, 3, 4, 4], w: [3, 3, 3, 1, 1], bias: true, opts: { padding: [1, 0, 0] } },
+  { what: "2-D, stride 1, fewer output than input channels (im2col of dy)", x: [2, 5, 4, 5], w: [2, 5, 3, 3], bias: true, opts: { padding: 1 } },
+  { what: "2-D, stride 1, groups 2, dilation 2, asymmetric pads, fewer outputs per group", x: [2, 6, 6, 5], w: [4, 3, 3, 2], opts: { groups: 2, dilation: 2, padding: [3, 0, 1, 2] } },
+  { what: "temporal (3, 1, 1), fewer output channels, F = 4", x: [2, 4, 4, 3, 2], w: [2, 4, 3, 1, 1], bias: true, opts: { padding: [1, 0, 0] } },
+  { what: "2-D, stride 1, padding 2 past a 1x1 kernel (data gradient by ConvTranspose)", x: [1, 3, 3, 4], w: [2, 3, 1, 1], bias: true, opts: { padding: 2 } },
+  { what: "2-D, stride 1, kernel 2, no padding, 1 batch", x: [1, 2, 4, 3], w: [3, 2, 2, 2], opts: {} },
+  { what: "2-D, stride 1, depthwise with multiplier 1, padding 1", x: [2, 3, 5, 4], w: [3, 1, 3, 3], bias: true, opts: { groups: 3, padding: 1 } },
+  { what: "2-D, stride 1, one output channel", x: [2, 3, 4, 4], w: [1, 3, 3, 3], opts: { padding: 1 } },
 ];
 
 const convTransposeCases: ConvCase[] = [
@@ -45,6 +55,8 @@ const convTransposeCases: ConvCase[] = [
   { what: "2-D, groups 2, dilation 2, stride 3, output padding [2, 1]", x: [2, 4, 3, 2], w: [4, 1, 3, 2], bias: true, opts: { groups: 2, dilation: 2, stride: 3, outputPadding: [2, 1] } },
   { what: "2-D, groups 2, asymmetric padding, stride 2, output padding 1", x: [1, 4, 3, 3], w: [4, 3, 3, 3], opts: { groups: 2, stride: 2, padding: [1, 0, 0, 1], outputPadding: 1 } },
   { what: "3-D, stride (1, 2, 2), padding (1, 1, 1), output padding (0, 1, 1)", x: [1, 2, 3, 3, 2], w: [2, 2, 3, 3, 3], bias: true, opts: { stride: [1, 2, 2], padding: 1, outputPadding: [0, 1, 1] } },
+  { what: "2-D, stride 1, padding 1, more output than input channels (im2col of x)", x: [2, 2, 3, 4], w: [2, 4, 3, 3], bias: true, opts: { padding: 1 } },
+  { what: "2-D, stride 1, groups 2, padding [1, 0, 0, 1], fewer outputs per group", x: [1, 6, 3, 3], w: [6, 1, 2, 3], opts: { groups: 2, padding: [1, 0, 0, 1] } },
 ];
 
 function checkCase(c: ConvCase, transposed: boolean, seed: number): Promise<Record<string, number>> {
@@ -106,11 +118,99 @@ test("gradients keep the inputs' symbolic dims", () => {
   assert.deepEqual(grads.get(down)!.shape, ["B", 6, "H/2", "W/2"]);
   assert.deepEqual(grads.get(downWeight)!.shape, [6, 2, 3, 3]);
   assert.deepEqual(grads.get(upWeight)!.shape, [6, 4, 4, 4]);
-  // The weight-gradient convs have activations as kernels: [C/G, M, k'], k' = k + 1 for the row a
-  // stride-2, padding-1 window leaves unread at even sizes, k' = k for the transposed conv.
+  // The weight gradients come out of the im2col products in the weights' layout, whatever the sizes:
+  // the im2col has the forward's windows (H/2 at stride 2), so no extra kernel rows need slicing. Its
+  // input has the batch as a leading spatial axis: [1, channels * taps, B, windows...].
   const declared = (name: string) => g.nodes.find((n) => n.name === name)!.outputs[0]!.shape;
-  assert.deepEqual(declared("down.grad_weight"), [2, 6, 4, 4]);
-  assert.deepEqual(declared("up.grad_weight"), [4, 6, 4, 4]);
+  assert.deepEqual(declared("down.grad_weight"), [6, 2, 3, 3]);
+  assert.deepEqual(declared("up.grad_weight"), [6, 4, 4, 4]);
+  assert.deepEqual(declared("down.im2col"), [1, 36, "B", "H/2", "W/2"]);
+  assert.deepEqual(declared("up.im2col"), [1, 64, "B", "H/2", "W/2"]);
+});
+
+/** Whether v is computed from constants and parameters alone (no activation reaches it). */
+function isStaticKernel(v: Value): boolean {
+  if (v.kind === "constant" || v.kind === "param") return true;
+  if (v.kind === "input") return false;
+  return v.producer!.inputs.every((i) => i === null || isStaticKernel(i));
+}
+
+/** The backward of sum(conv(x, w)^2) with respect to x and w: its nodes, by op. */
+function backwardOf(xShape: number[], wShape: number[], opts: ConvTransposeOptions, transposed = false) {
+  const g = new Graph("formulation");
+  const x = g.input("x", "float32", xShape);
+  const w = g.param("layer.weight", wShape);
+  const y = transposed ? ops.convTranspose(x, w, null, opts) : ops.conv(x, w, null, opts);
+  const loss = ops.reduceSum(ops.mul(y, y), [...y.shape.keys()], false);
+  const before = g.nodes.length;
+  gradients(loss, [x, w]);
+  const nodes = g.nodes.slice(before);
+  return { x, y, nodes, count: (op: string) => nodes.filter((n) => n.op === op).length };
+}
+
+test("every backward conv has a kernel made of weights or constants, never of activations", () => {
+  const cases: [number[], number[], ConvTransposeOptions, boolean][] = [
+    [[2, 4, 6, 6], [6, 2, 3, 3], { stride: 2, padding: 1, groups: 2 }, false],
+    [[2, 4, 6, 6], [2, 4, 3, 3], { padding: 1 }, false],
+    [[1, 3, 4, 5, 5], [3, 3, 3, 1, 1], { padding: [1, 0, 0] }, false],
+    [[2, 4, 3, 3], [4, 6, 4, 4], { stride: 2, padding: 1 }, true],
+  ];
+  for (const [xs, ws, opts, transposed] of cases) {
+    const { nodes } = backwardOf(xs, ws, opts, transposed);
+    for (const n of nodes.filter((n) => n.op === "Conv" || n.op === "ConvTranspose")) {
+      assert.ok(isStaticKernel(n.inputs[1]!), `${n.op} ${n.name} of the backward of ${transposed ? "convTranspose" : "conv"} x [${xs}], w [${ws}] has an activation as its kernel`);
+    }
+  }
+});
+
+test("at stride 1 the data gradient is a Conv with the flipped kernel; with a stride, or a pad past the kernel, a ConvTranspose", () => {
+  const stride1 = backwardOf([2, 4, 6, 6], [6, 4, 3, 3], { padding: 1 });
+  assert.equal(stride1.count("ConvTranspose"), 0);
+  const dataGrad = stride1.nodes.find((n) => n.name === "layer.grad_input")!;
+  assert.equal(dataGrad.op, "Conv");
+  const kernelOps: string[] = [];
+  for (let v: Value | undefined = dataGrad.inputs[1]!; v?.producer; v = v.producer.inputs[0]!) kernelOps.push(v.producer.op);
+  assert.deepEqual(kernelOps, ["Reshape", "Slice", "Transpose", "Reshape"], "w: taps flattened, channel axes swapped, taps reversed, back to a kernel");
+  assert.equal(backwardOf([2, 4, 6, 6], [6, 4, 3, 3], { padding: 1, stride: 2 }).count("ConvTranspose"), 1);
+  assert.equal(backwardOf([2, 4, 6, 6], [6, 4, 1, 1], { padding: 1 }).count("ConvTranspose"), 1);
+});
+
+test("the weight gradient's im2col is of the tensor with fewer channels at stride 1, of x otherwise", () => {
+  /** The tensor the im2col windows, before the batch moves to a spatial axis (Transpose, Unsqueeze). */
+  const im2colSource = (b: ReturnType<typeof backwardOf>): Value => {
+    assert.equal(b.count("MatMul"), 1);
+    let v = b.nodes.find((n) => n.name === "layer.im2col")!.inputs[0]!;
+    while (v.producer && ["Transpose", "Unsqueeze"].includes(v.producer.op)) v = v.producer.inputs[0]!;
+    return v;
+  };
+  const moreOut = backwardOf([2, 3, 6, 6], [8, 3, 3, 3], { padding: 1 });
+  assert.equal(im2colSource(moreOut), moreOut.x);
+  const fewerOut = backwardOf([2, 8, 6, 6], [3, 8, 3, 3], { padding: 1 });
+  const source = im2colSource(fewerOut);
+  assert.notEqual(source, fewerOut.x, "the im2col of fewer output channels reads dy, not the input x");
+  assert.deepEqual(source.shape, [2, 3, 6, 6]);
+  // With a stride dy cannot be windowed at stride 1, so the im2col reads x whatever the channels.
+  const strided = backwardOf([2, 8, 6, 6], [3, 8, 3, 3], { padding: 1, stride: 2 });
+  assert.equal(im2colSource(strided), strided.x);
+  // Three spatial axes leave no room for the batch: the im2col reads x itself, a MatMul per sample.
+  const video = backwardOf([2, 3, 4, 5, 5], [8, 3, 3, 1, 1], { padding: [1, 0, 0] });
+  assert.equal(video.nodes.find((n) => n.name === "layer.im2col")!.inputs[0], video.x);
+});
+
+test("past the im2col limit the batch is split and the products summed; gradients are unchanged", async () => {
+  const saved = im2colLimit.elements;
+  im2colLimit.elements = 200; // 2-D: x [3, 2, 4, 4] windows 9 taps, 864 elements; 3-D: [3, 2, 3, 2, 2] 3 taps, 216
+  try {
+    const image = backwardOf([3, 2, 4, 4], [3, 2, 3, 3], { padding: 1 });
+    assert.equal(image.nodes.filter((n) => n.name === "layer.im2col").length, 3, "one im2col per sample (ceil(864 / 200) > 3)");
+    const video = backwardOf([3, 2, 3, 2, 2], [3, 2, 3, 1, 1], { padding: [1, 0, 0] });
+    assert.equal(video.nodes.filter((n) => n.name === "layer.im2col").length, 2, "ceil(216 / 200) = 2 chunks of 2 and 1 samples");
+    for (const [x, w, opts, seed] of [[[3, 2, 4, 4], [3, 2, 3, 3], { padding: 1 }, 71], [[3, 2, 3, 2, 2], [3, 2, 3, 1, 1], { padding: [1, 0, 0] }, 72], [[3, 4, 4, 4], [2, 4, 3, 3], { padding: 1 }, 73]] as const) {
+      await checkCase({ what: "chunked", x: [...x], w: [...w], bias: true, opts }, false, seed);
+    }
+  } finally {
+    im2colLimit.elements = saved;
+  }
 });
 
 /** Central differences of L = sum(y * r) in float64 on the host, for the listed elements of one feed. */

@@ -2,8 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ops } from "../../../src/graph/index.js";
 import { gradients } from "../../../src/graph/autodiff.js";
-import { Graph } from "../../../src/graph/index.js";
-import { gradCheck, randomTensor } from "./gradcheck.js";
+import { Graph, type Value } from "../../../src/graph/index.js";
+import { Session } from "../../../src/runtime/index.js";
+import { backwardNodes, gradCheck, randomTensor } from "./gradcheck.js";
 
 const unaryCases: [string, (x: any) => any, number, number][] = [
   ["sqrt", ops.sqrt, 0.5, 2],
@@ -72,6 +73,59 @@ test("a value used several times accumulates its gradient; float16 casts carry i
     const y = ops.add(ops.mul(ops.exp(x), x), ops.cast(ops.mul(h, h), "float32"));
     return { output: y, feeds: { x: randomTensor([6], 31) }, wrt: [x] };
   }, { rtol: 3e-3 }); // the float16 square is rounded to ~1e-3
+});
+
+test("silu whose sigmoid output is also read elsewhere, either operand order, matches finite differences", async () => {
+  await gradCheck((g) => {
+    const x = g.input("x", "float32", [2, 3, 4]);
+    const s = ops.sigmoid(x);
+    const reversed = ops.mul(s, x); // the fused rule's other operand order, but s has a second reader
+    const alone = ops.silu(ops.mul(x, 0.7)); // s read by its Mul alone: the fused rule
+    return { output: ops.add(ops.add(reversed, ops.mul(s, 3)), alone), feeds: { x: randomTensor([2, 3, 4], 41, -3, 3) }, wrt: [x] };
+  });
+});
+
+test("silu's backward is four passes, and its sigmoid output still gets its own gradient when asked for", async () => {
+  const shape = [2, 5];
+  let input!: Value;
+  const silu = backwardNodes((g) => {
+    input = g.input("x", "float32", shape);
+    return { y: ops.silu(input), wrt: [input] };
+  });
+  // dx = gy (s + y - y s): Add, Mul, Sub, Mul on the tensor (the marked gy x for s is built, then never read)
+  const backward = new Set(silu.nodes);
+  const reached: string[] = [];
+  const visit = (v: Value | null) => {
+    const n = v?.producer;
+    if (!n || !backward.has(n)) return;
+    backward.delete(n);
+    if (["Add", "Sub", "Mul", "Div", "Sigmoid"].includes(n.op)) reached.push(n.op);
+    n.inputs.forEach(visit);
+  };
+  visit(silu.grads.get(input)!);
+  assert.deepEqual(reached.sort(), ["Add", "Mul", "Mul", "Sub"]);
+
+  const g = new Graph("silu-wrt-sigmoid");
+  const x = g.input("x", "float32", shape);
+  const r = g.input("r", "float32", shape);
+  const s = ops.sigmoid(x);
+  const loss = ops.reduceSum(ops.mul(ops.mul(x, s), r), [0, 1], false);
+  const grads = gradients(loss, [x, s]);
+  g.output("dx", grads.get(x)!);
+  g.output("ds", grads.get(s)!);
+  const session = await Session.fromGraph(g, { threads: 1 });
+  try {
+    const [xt, rt] = [randomTensor(shape, 51, -3, 3), randomTensor(shape, 52)];
+    const out = await session.run({ x: xt, r: rt });
+    xt.data.forEach((xi, i) => {
+      const si = 1 / (1 + Math.exp(-xi));
+      const ri = rt.data[i]!;
+      assert.ok(Math.abs((out.ds!.data as Float32Array)[i]! - ri * xi) < 1e-6, `ds[${i}] = r x`);
+      assert.ok(Math.abs((out.dx!.data as Float32Array)[i]! - ri * (si + xi * si * (1 - si))) < 1e-6, `dx[${i}] = r (s + x s (1 - s))`);
+    });
+  } finally {
+    await session.release();
+  }
 });
 
 test("frozen inputs get no backward work; unrelated wrt values get zeros", () => {

@@ -153,6 +153,29 @@ test("groupNorm's constant unit scale costs no multiply in the backward pass", (
   assert.equal(nodes.filter((n) => n.op === "ReduceSum").length, 0, "no scale or bias gradient is summed");
 });
 
+test("with an identity affine the forward output is xhat: the backward reads it and recomputes only rstd", () => {
+  let normalized!: Value;
+  const nodes = backwardNodes((g) => {
+    const x = g.input("x", "float32", [2, 4, 3, 3]);
+    const y = ops.groupNorm(x, 2, null, null);
+    normalized = g.nodes.find((n) => n.op === "InstanceNormalization")!.outputs[0]!;
+    return { y, wrt: [x] };
+  }).nodes;
+  assert.ok(nodes.some((n) => n.inputs.includes(normalized)), "xhat is the InstanceNormalization output");
+  const rstd = nodes.find((n) => n.op === "Div")!.outputs[0]!; // 1 / sqrt(var + eps)
+  assert.deepEqual(nodes.filter((n) => n.inputs.includes(rstd)).map((n) => n.op), ["Mul"], "rstd scales dx alone, no (x - mu) rstd");
+});
+
+test("gradient of InstanceNormalization with unit scale and a non-zero bias matches finite differences", async () => {
+  await gradCheck((g) => {
+    const x = g.input("x", "float32", [2, 3, 4]);
+    const ones = g.constant(new Tensor("float32", new Float32Array(3).fill(1), [3]));
+    const bias = g.param("norm.bias", [3]);
+    const y = g.addNode("InstanceNormalization", [x, ones, bias], { epsilon: { type: "float", value: 1e-5 } }, [{ dtype: "float32", shape: x.shape }])[0]!;
+    return { output: ops.mul(y, y), feeds: { x: randomTensor([2, 3, 4], 161, -2, 2), "norm.bias": randomTensor([3], 162) }, wrt: [x, bias] };
+  });
+});
+
 test("normalisation gradients with symbolic dims equal those of the same graph with static dims", async () => {
   const shape = [2, 4, 3, 2, 8];
   const run = async (dims: (number | string)[]) => {
