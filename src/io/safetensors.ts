@@ -2,7 +2,7 @@
 // each tensor is read on demand with positioned reads, so a multi-GB weights file is never loaded
 // whole and never memory-mapped. Reads are synchronous: weights load once, before any request.
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { FileSource, MemorySource, type ByteSource } from "./byte-source.js";
 import { Tensor, type DType } from "../tensor/tensor.js";
 import {
   assertLittleEndianHost,
@@ -23,54 +23,7 @@ export interface SafetensorsEntryInfo extends SafetensorsTensorInfo {
   readonly tensorDType: DType | null;
 }
 
-/** Where the bytes come from: a file read at positions, or a buffer already in memory. */
-interface ByteSource {
-  readonly size: number;
-  /** Fills `into` with the bytes at [position, position + into.length). */
-  readAt(position: number, into: Uint8Array, what: string): void;
-  close(): void;
-}
-
-/** Node's positioned reads take at most 2 GiB at a time. */
-const MAX_READ_CHUNK = 1 << 30;
-
-class FileSource implements ByteSource {
-  private fd: number | null;
-  constructor(fd: number, readonly size: number, private readonly label: string) {
-    this.fd = fd;
-  }
-  readAt(position: number, into: Uint8Array, what: string): void {
-    if (this.fd === null) throw new SafetensorsError(`${this.label}: file is closed (reading ${what})`);
-    let done = 0;
-    while (done < into.length) {
-      const length = Math.min(into.length - done, MAX_READ_CHUNK);
-      let n: number;
-      try {
-        n = readSync(this.fd, into, done, length, position + done);
-      } catch (e) {
-        throw new SafetensorsError(`${this.label}: reading ${what} failed: ${(e as Error).message}`, { cause: e });
-      }
-      // A file truncated after open() would otherwise make this loop spin forever.
-      if (n === 0) throw new SafetensorsError(`${this.label}: file ends at byte ${position + done} while reading ${what}; was it truncated?`);
-      done += n;
-    }
-  }
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
-}
-
-class MemorySource implements ByteSource {
-  constructor(private readonly bytes: Uint8Array) {}
-  get size(): number {
-    return this.bytes.length;
-  }
-  readAt(position: number, into: Uint8Array): void {
-    into.set(this.bytes.subarray(position, position + into.length));
-  }
-  close(): void {}
-}
+const safetensorsError = (message: string, options?: { cause?: unknown }): Error => new SafetensorsError(message, options);
 
 export class SafetensorsFile {
   private closed = false;
@@ -84,20 +37,7 @@ export class SafetensorsFile {
 
   /** Opens `path` and reads and validates its header; tensor data stays on disk until read. */
   static open(path: string): SafetensorsFile {
-    let fd: number;
-    let size: number;
-    try {
-      fd = openSync(path, "r");
-    } catch (e) {
-      throw new SafetensorsError(`${path}: cannot open: ${(e as Error).message}`, { cause: e });
-    }
-    try {
-      size = fstatSync(fd).size;
-    } catch (e) {
-      closeSync(fd);
-      throw new SafetensorsError(`${path}: cannot stat: ${(e as Error).message}`, { cause: e });
-    }
-    const source = new FileSource(fd, size, path);
+    const source = FileSource.open(path, safetensorsError);
     try {
       return new SafetensorsFile(path, source, readHeader(source, path));
     } catch (e) {
@@ -108,7 +48,7 @@ export class SafetensorsFile {
 
   /** Parses a whole file already in memory; `bytes` is not copied, so do not change it while in use. */
   static fromBytes(bytes: Uint8Array, label = "<safetensors bytes>"): SafetensorsFile {
-    const source = new MemorySource(bytes);
+    const source = new MemorySource(bytes, label, safetensorsError);
     return new SafetensorsFile(label, source, readHeader(source, label));
   }
 

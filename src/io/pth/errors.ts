@@ -20,3 +20,6 @@ export class PickleRefusedError extends PthError {
     super(message);
   }
 }
+
+/** PthError as a factory, for the shared byte sources. */
+export const pthError = (message: string, options?: { cause?: unknown }): Error => new PthError(message, options);

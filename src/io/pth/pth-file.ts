@@ -12,7 +12,8 @@
 // disk; a tensor's bytes are read when `TorchTensor.read()` is called. The stem is whatever the file was
 // named when saved, so it is found, not assumed.
 
-import { FileSource, MemorySource, readBytes, type ByteSource } from "./byte-source.js";
+import { pthError } from "./errors.js";
+import { FileSource, MemorySource, readBytes, type ByteSource } from "../byte-source.js";
 import { PthError } from "./errors.js";
 import { PickleTruncatedError, unpickle } from "./unpickler.js";
 import { torchUnpicklerOptions, type StorageOpener, type UnknownGlobals } from "./torch-globals.js";
@@ -51,12 +52,12 @@ export class PthFile {
   ) {}
 
   static open(path: string, options: PthReadOptions = {}): PthFile {
-    return PthFile.fromSource(FileSource.open(path), options);
+    return PthFile.fromSource(FileSource.open(path, pthError), options);
   }
 
   /** `bytes` is not copied; do not change it while the file is in use. */
   static fromBytes(bytes: Uint8Array, label = "<pth bytes>", options: PthReadOptions = {}): PthFile {
-    return PthFile.fromSource(new MemorySource(bytes, label), options);
+    return PthFile.fromSource(new MemorySource(bytes, label, pthError), options);
   }
 
   private static fromSource(source: ByteSource, options: PthReadOptions): PthFile {

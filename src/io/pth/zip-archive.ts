@@ -9,7 +9,8 @@
 // small subset (no encryption, no multi-disk, two compression methods).
 
 import * as zlib from "node:zlib";
-import { FileSource, MemorySource, readBytes, type ByteSource } from "./byte-source.js";
+import { pthError } from "./errors.js";
+import { FileSource, MemorySource, readBytes, type ByteSource } from "../byte-source.js";
 import { PthError } from "./errors.js";
 
 export interface ZipEntry {
@@ -50,12 +51,12 @@ export class ZipArchive {
   }
 
   static open(path: string): ZipArchive {
-    return ZipArchive.fromSource(FileSource.open(path));
+    return ZipArchive.fromSource(FileSource.open(path, pthError));
   }
 
   /** `bytes` is not copied; do not change it while the archive is in use. */
   static fromBytes(bytes: Uint8Array, label = "<zip bytes>"): ZipArchive {
-    return ZipArchive.fromSource(new MemorySource(bytes, label));
+    return ZipArchive.fromSource(new MemorySource(bytes, label, pthError));
   }
 
   /** Takes ownership of `source`: it is closed by `close`, or at once when the directory is invalid. */

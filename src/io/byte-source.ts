@@ -2,11 +2,15 @@
 // loaded whole: the zip directory, the pickle and each storage are read where they lie.
 
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { PthError } from "./errors.js";
+
+/** Makes the error type of the format being read (SafetensorsError, PthError, ...). */
+export type ErrorFactory = (message: string, options?: { cause?: unknown }) => Error;
 
 export interface ByteSource {
   readonly label: string;
   readonly size: number;
+  /** Builds errors of the reader's own type. */
+  readonly makeError: ErrorFactory;
   /** Fills `into` with the bytes at [position, position + into.length). */
   readAt(position: number, into: Uint8Array, what: string): void;
   close(): void;
@@ -21,27 +25,28 @@ export class FileSource implements ByteSource {
     fd: number,
     readonly size: number,
     readonly label: string,
+    readonly makeError: ErrorFactory,
   ) {
     this.fd = fd;
   }
 
-  static open(path: string): FileSource {
+  static open(path: string, makeError: ErrorFactory): FileSource {
     let fd: number;
     try {
       fd = openSync(path, "r");
     } catch (e) {
-      throw new PthError(`${path}: cannot open: ${(e as Error).message}`, { cause: e });
+      throw makeError(`${path}: cannot open: ${(e as Error).message}`, { cause: e });
     }
     try {
-      return new FileSource(fd, fstatSync(fd).size, path);
+      return new FileSource(fd, fstatSync(fd).size, path, makeError);
     } catch (e) {
       closeSync(fd);
-      throw new PthError(`${path}: cannot stat: ${(e as Error).message}`, { cause: e });
+      throw makeError(`${path}: cannot stat: ${(e as Error).message}`, { cause: e });
     }
   }
 
   readAt(position: number, into: Uint8Array, what: string): void {
-    if (this.fd === null) throw new PthError(`${this.label}: file is closed (reading ${what})`);
+    if (this.fd === null) throw this.makeError(`${this.label}: file is closed (reading ${what})`);
     checkRange(this, position, into.length, what);
     let done = 0;
     while (done < into.length) {
@@ -50,10 +55,10 @@ export class FileSource implements ByteSource {
       try {
         n = readSync(this.fd, into, done, length, position + done);
       } catch (e) {
-        throw new PthError(`${this.label}: reading ${what} failed: ${(e as Error).message}`, { cause: e });
+        throw this.makeError(`${this.label}: reading ${what} failed: ${(e as Error).message}`, { cause: e });
       }
       // A file truncated after open() would otherwise make this loop spin forever.
-      if (n === 0) throw new PthError(`${this.label}: file ends at byte ${position + done} while reading ${what}; was it truncated?`);
+      if (n === 0) throw this.makeError(`${this.label}: file ends at byte ${position + done} while reading ${what}; was it truncated?`);
       done += n;
     }
   }
@@ -69,12 +74,13 @@ export class MemorySource implements ByteSource {
   constructor(
     private readonly bytes: Uint8Array,
     readonly label: string,
+    readonly makeError: ErrorFactory,
   ) {}
   get size(): number {
     return this.bytes.length;
   }
   readAt(position: number, into: Uint8Array, what: string): void {
-    if (this.closed) throw new PthError(`${this.label}: closed (reading ${what})`);
+    if (this.closed) throw this.makeError(`${this.label}: closed (reading ${what})`);
     checkRange(this, position, into.length, what);
     into.set(this.bytes.subarray(position, position + into.length));
   }
@@ -89,7 +95,7 @@ export function readBytes(source: ByteSource, position: number, length: number, 
   try {
     out = new Uint8Array(length);
   } catch (e) {
-    throw new PthError(`${source.label}: cannot allocate ${length} bytes for ${what}: ${(e as Error).message}`, { cause: e });
+    throw source.makeError(`${source.label}: cannot allocate ${length} bytes for ${what}: ${(e as Error).message}`, { cause: e });
   }
   source.readAt(position, out, what);
   return out;
@@ -97,7 +103,7 @@ export function readBytes(source: ByteSource, position: number, length: number, 
 
 function checkRange(source: ByteSource, position: number, length: number, what: string): void {
   if (!Number.isSafeInteger(position) || position < 0 || position + length > source.size) {
-    throw new PthError(
+    throw source.makeError(
       `${source.label}: ${what} lies at bytes [${position}, ${position + length}) but the file has ${source.size} bytes; is it truncated?`,
     );
   }
