@@ -149,7 +149,7 @@ export function parseUNet3DConfig(json: unknown, variant?: UNet3DVariant): UNet3
   for (const [field, only] of Object.entries(FIXED)) {
     const given = j[field];
     const allFalse = only === false && Array.isArray(given) && given.every((x) => x === false); // per-block lists
-    if (given !== undefined && given !== only && !allFalse) fail(field, given, `${JSON.stringify(only)} (other values are not implemented)`);
+    if (given !== undefined && given !== only && !allFalse) fail(field, given, `${JSON.stringify(only)} (the only value vidrd builds; other values are unsupported)`);
   }
   if ("mid_block_type" in j && !MID_BLOCK_TYPES.includes(j.mid_block_type as string)) fail("mid_block_type", j.mid_block_type, MID_BLOCK_TYPES.join(", "));
   if (j.upcast_attention !== undefined && typeof j.upcast_attention !== "boolean") fail("upcast_attention", j.upcast_attention, "true or false (no effect in float32)");
