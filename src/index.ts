@@ -3,7 +3,7 @@ export * from "./tensor/index.js";
 export * from "./io/index.js";
 export * from "./graph/index.js";
 export * from "./runtime/index.js";
-export * from "./schedulers/betas.js";
+export * from "./schedulers/index.js";
 export * from "./train/index.js";
 export * from "./io/pth/index.js";
 export * from "./models/weights/index.js";
