@@ -154,3 +154,48 @@ test("user names that look like internal ones (v<id>, const_<id>) do not collide
     await s.release();
   }
 });
+
+test("reshapes and row slices of baked weights are emitted as initializers sharing their bytes", async () => {
+  const g = new Graph("fold");
+  const x = g.input("x", "float32", [2, 3]);
+  const w = g.param("proj.weight", [4, 3]);
+  const k = g.param("temporal.weight", [2, 1, 3, 1, 1]);
+  const top = ops.slice(w, 0, 0, 2); // rows 0..1 of the weight
+  const bottom = ops.slice(w, 0, 2, 4); // rows 2..3
+  const kernel = ops.reshape(k, [2, 1, 3, 1]); // the (3,1,1) kernel seen as 2-D
+  g.output("a", ops.mul(ops.linear(x, top), ops.linear(x, bottom)));
+  g.output("c", ops.conv(ops.reshape(x, [2, 1, 3, 1]), kernel, null, { padding: [1, 0, 1, 0] }));
+  const wData = Float32Array.from({ length: 12 }, (_, i) => i * 0.1 - 0.5);
+  const kData = Float32Array.from([0.5, -1, 2, 1, 0.25, -0.5]);
+  const weights = new Map([
+    ["proj.weight", Tensor.float32(wData, [4, 3])],
+    ["temporal.weight", Tensor.float32(kData, [2, 1, 3, 1, 1])],
+  ]);
+  const m = emitOnnx(g, { weights });
+  const Model = onnxType("ModelProto");
+  const decoded = Model.toObject(Model.decode(m.bytes), { longs: Number, bytes: Array }) as any;
+  const inits = decoded.graph.initializer.map((t: any) => `${t.name.startsWith("%") ? "view" : t.name}:[${t.dims.join(",")}]`).sort();
+  assert.deepEqual(inits.filter((s: string) => !s.endsWith(":[1]") && !s.endsWith(":[4]") && !s.endsWith(":[2]")), ["view:[2,1,3,1]", "view:[2,3]", "view:[2,3]"]);
+  assert.ok(!decoded.graph.node.some((n: any) => n.opType === "Slice"), "no Slice left for the weights");
+  assert.ok(!decoded.graph.initializer.some((t: any) => t.name === "proj.weight" || t.name === "temporal.weight"), "the folded parameters themselves are not emitted");
+  const s = await Session.fromGraph(g, { weights, threads: 1 });
+  const xs = Float32Array.from([1, 2, 3, -1, 0.5, 0]);
+  const r = await s.run({ x: Tensor.float32(xs, [2, 3]) });
+  await s.release();
+  // a[n, j] = (x[n] . w[j]) * (x[n] . w[j + 2]) for j in 0..1
+  const dot = (n: number, row: number) => xs[n * 3]! * wData[row * 3]! + xs[n * 3 + 1]! * wData[row * 3 + 1]! + xs[n * 3 + 2]! * wData[row * 3 + 2]!;
+  const a = r.a!.data as Float32Array;
+  for (let n = 0; n < 2; n++) for (let j = 0; j < 2; j++) assert.ok(Math.abs(a[n * 2 + j]! - dot(n, j) * dot(n, j + 2)) < 1e-5);
+  // c[n, o, f] = sum_k k[o, k] * x[n, f + k - 1] (zero padded)
+  const c = r.c!.data as Float32Array;
+  for (let n = 0; n < 2; n++)
+    for (let o = 0; o < 2; o++)
+      for (let f = 0; f < 3; f++) {
+        let want = 0;
+        for (let t = 0; t < 3; t++) {
+          const src = f + t - 1;
+          if (src >= 0 && src < 3) want += kData[o * 3 + t]! * xs[n * 3 + src]!;
+        }
+        assert.ok(Math.abs(c[(n * 2 + o) * 3 + f]! - want) < 1e-5, `c[${n},${o},${f}]`);
+      }
+});

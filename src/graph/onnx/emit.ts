@@ -9,6 +9,7 @@ import { type DType, Tensor, sameShape } from "../../tensor/tensor.js";
 import type { Dim } from "../dim.js";
 import { type Attr, type DimConstraint, type Graph, type Node, type Value, RESERVED_NAME_PREFIX } from "../graph.js";
 import { ONNX_DTYPE } from "../ops/common.js";
+import { foldParameterViews } from "./fold.js";
 import { ATTR_TYPE, IR_VERSION, onnxType } from "./proto.js";
 
 export const OPSET = 17;
@@ -89,7 +90,7 @@ function lookup(weights: WeightSource | undefined, name: string): Tensor | undef
 export function emitOnnx(graph: Graph, opts: EmitOptions = {}): EmittedModel {
   if (endianness() !== "LE") throw new Error("ONNX raw tensor data is little-endian; this host is big-endian");
   if (graph.outputs.length === 0) throw new Error(`graph ${graph.name}: no outputs to emit`);
-  const nodes = liveNodes(graph);
+  let nodes = liveNodes(graph);
   const used = new Set<Value>(graph.outputs.map((o) => o.value));
   for (const n of nodes) for (const i of n.inputs) if (i) used.add(i);
 
@@ -99,7 +100,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): EmittedModel {
 
   // Check every baked-in parameter at once: missing, wrong shape, wrong dtype.
   const problems: string[] = [];
-  const baked: { name: string; tensor: Tensor }[] = [];
+  let baked: { name: string; tensor: Tensor }[] = [];
   const paramInputs: Value[] = [];
   for (const { value } of graph.paramList()) {
     if (!used.has(value)) continue;
@@ -114,12 +115,24 @@ export function emitOnnx(graph: Graph, opts: EmitOptions = {}): EmittedModel {
     } else baked.push({ name: value.name, tensor: t });
   }
   if (problems.length) throw new GraphWeightsError(`graph ${graph.name}: ${problems.length} weight problem(s):\n  ${problems.join("\n  ")}`);
+  // Reshapes and row slices of baked parameters become initializers sharing their bytes (fold.ts).
+  const paramData = new Map<Value, Tensor>(baked.map(({ name, tensor }) => [graph.params.get(name)!.value, tensor]));
+  const { kept, views } = foldParameterViews(nodes, paramData, graph.constants, new Set(graph.outputs.map((o) => o.value)));
+  nodes = kept;
+  const reads = new Set<Value>(graph.outputs.map((o) => o.value));
+  for (const n of nodes) for (const i of n.inputs) if (i) reads.add(i);
+  baked = baked.filter(({ name }) => reads.has(graph.params.get(name)!.value));
   // ONNX names: inputs, parameters and graph outputs keep their names; constants and other node outputs
   // get short unique ones under a prefix that Graph refuses for user names, so the two never collide.
   const onnxName = new Map<Value, string>();
   const internal = (v: Value): string => `${RESERVED_NAME_PREFIX}${v.kind === "constant" ? "c" : "v"}${v.id}`;
   for (const [v, t] of graph.constants) {
-    if (!used.has(v)) continue;
+    if (!reads.has(v)) continue;
+    onnxName.set(v, internal(v));
+    baked.push({ name: internal(v), tensor: t });
+  }
+  for (const [v, t] of views) {
+    if (!reads.has(v)) continue;
     onnxName.set(v, internal(v));
     baked.push({ name: internal(v), tensor: t });
   }

@@ -1,0 +1,57 @@
+// Folding views of baked-in parameters at emission. A reshape of a weight (a temporal Conv3d weight seen as
+// a 2-D kernel) or a contiguous slice of its rows (the two halves of a GEGLU projection) would otherwise
+// be computed by the runtime at load, which then holds the parameter and its copy at once. Here the view
+// becomes an initializer of its own that shares the parameter's bytes, and the parameter is dropped when
+// nothing else reads it.
+
+import { Tensor, numel } from "../../tensor/tensor.js";
+import type { Node, Value } from "../graph.js";
+
+function constInts(v: Value | null, constants: ReadonlyMap<Value, Tensor>): number[] | null {
+  if (!v) return null;
+  const t = constants.get(v);
+  return t && t.dtype === "int64" ? Array.from(t.data as BigInt64Array, Number) : null;
+}
+
+/** The data of `node`'s output when it is a zero-copy view of `src`, else null. */
+function viewOf(node: Node, src: Tensor, constants: ReadonlyMap<Value, Tensor>): Tensor | null {
+  const out = node.outputs[0]!.shape;
+  if (!out.every((d): d is number => typeof d === "number")) return null;
+  if (node.op === "Reshape" || node.op === "Unsqueeze" || node.op === "Squeeze") {
+    return numel(out) === src.size ? src.reshape(out) : null;
+  }
+  if (node.op === "Slice") {
+    const [starts, ends, axes, steps] = [1, 2, 3, 4].map((i) => constInts(node.inputs[i] ?? null, constants));
+    if (!starts || !ends || starts.length !== 1 || (axes && (axes.length !== 1 || axes[0] !== 0)) || (steps && steps[0] !== 1)) return null;
+    const rows = src.shape[0]!;
+    const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + rows : i, 0), rows);
+    const [begin, end] = [clamp(starts[0]!), clamp(ends[0]!)];
+    if (end < begin || end - begin !== out[0]) return null;
+    const rowSize = rows === 0 ? 0 : src.size / rows;
+    return new Tensor(src.dtype, src.data.subarray(begin * rowSize, end * rowSize) as never, out);
+  }
+  return null;
+}
+
+/**
+ * Splits `nodes` into those still to run and the outputs that became views of baked data. `baked` maps
+ * parameter values to their data; chains of views fold too.
+ */
+export function foldParameterViews(
+  nodes: readonly Node[],
+  baked: ReadonlyMap<Value, Tensor>,
+  constants: ReadonlyMap<Value, Tensor>,
+  graphOutputs: ReadonlySet<Value>,
+): { kept: Node[]; views: Map<Value, Tensor> } {
+  const views = new Map<Value, Tensor>();
+  const kept: Node[] = [];
+  for (const n of nodes) {
+    const input = n.inputs[0];
+    const src = input ? baked.get(input) ?? views.get(input) : undefined;
+    const out = n.outputs[0]!;
+    const view = src && n.outputs.length === 1 && !graphOutputs.has(out) ? viewOf(n, src, constants) : null;
+    if (view) views.set(out, view);
+    else kept.push(n);
+  }
+  return { kept, views };
+}
