@@ -57,7 +57,7 @@ export function gelu(x: Value, approximate: "exact" | "tanh" = "exact", name?: s
   requireFloat("Gelu", x, name);
   let inner: Value;
   if (approximate === "exact") {
-    inner = erf(mul(x, Math.SQRT1_2));
+    inner = erf(div(x, Math.SQRT2)); // spelled x / sqrt 2: the pattern ONNX Runtime fuses into one Gelu
   } else {
     const cube = mul(mul(x, x), x);
     inner = tanh(mul(add(x, mul(cube, 0.044715)), Math.sqrt(2 / Math.PI)));
