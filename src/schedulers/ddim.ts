@@ -12,7 +12,7 @@
 
 import type { ResolvedSchedulerConfig } from "./config.js";
 import { dataAndNoise } from "./prediction.js";
-import { drawNoise, variancePreservingScheduler, type Scheduler, type StepArgs, type StepResult } from "./types.js";
+import { alphaBarAfter, drawNoise, variancePreservingScheduler, type Scheduler, type StepArgs, type StepResult } from "./types.js";
 
 /** eq. 12: x_{t-1} = sqrt(a_{t-1}) x_0 + sqrt(1 - a_{t-1} - sigma_t^2) eps + sigma_t z, rounded to float32. */
 export function ddimUpdate(x0: Float64Array, eps: Float64Array, abarPrev: number, noiseStd: number, z?: Float32Array): Float32Array {
@@ -40,7 +40,7 @@ export function ddimScheduler(config: ResolvedSchedulerConfig, alphasCumprod: Fl
       const i = args.stepIndex;
       // 1. alpha_t and alpha_{t-1}
       const abarT = alphasCumprod[timesteps[i]];
-      const abarPrev = i + 1 < timesteps.length ? alphasCumprod[timesteps[i + 1]] : finalAlphaBar;
+      const abarPrev = alphaBarAfter(alphasCumprod, timesteps, i, finalAlphaBar);
       // 2. "predicted x_0" and eps_theta (eq. 12, first term's fraction)
       const { x0, eps } = dataAndNoise(config.prediction, args.modelOutput, args.sample, abarT);
       // 3. sigma_t(eta), eq. 16

@@ -8,7 +8,7 @@
 
 import type { ResolvedSchedulerConfig } from "./config.js";
 import { dataAndNoise } from "./prediction.js";
-import { drawNoise, variancePreservingScheduler, type Scheduler, type StepArgs, type StepResult } from "./types.js";
+import { alphaBarAfter, drawNoise, variancePreservingScheduler, type Scheduler, type StepArgs, type StepResult } from "./types.js";
 
 export function ddpmScheduler(config: ResolvedSchedulerConfig, alphasCumprod: Float64Array, timesteps: number[]): Scheduler<null> {
   return variancePreservingScheduler({
@@ -21,7 +21,7 @@ export function ddpmScheduler(config: ResolvedSchedulerConfig, alphasCumprod: Fl
       const t = timesteps[i];
       // 1. alpha_bar at both ends, and the single-jump alpha_t, beta_t
       const abarT = alphasCumprod[t];
-      const abarPrev = i + 1 < timesteps.length ? alphasCumprod[timesteps[i + 1]] : 1;
+      const abarPrev = alphaBarAfter(alphasCumprod, timesteps, i, 1);
       const alphaT = abarT / abarPrev;
       const betaT = 1 - alphaT;
       // 2. x_0 from the model (eq. 15)

@@ -56,6 +56,11 @@ export function checkStepIndex(stepIndex: number, timesteps: readonly number[]):
   }
 }
 
+/** alpha_bar of the timestep after step i in the list, or `final` past the last step. */
+export function alphaBarAfter(alphasCumprod: Float64Array, timesteps: readonly number[], i: number, final: number): number {
+  return i + 1 < timesteps.length ? alphasCumprod[timesteps[i + 1]!]! : final;
+}
+
 /** Standard normal noise for a step, its length checked against the sample. */
 export function drawNoise(args: StepArgs<unknown>, who: string): Float32Array {
   if (!args.noise) throw new Error(`${who} draws noise: pass a NoiseSource as step({ noise })`);
