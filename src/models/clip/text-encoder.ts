@@ -166,10 +166,9 @@ export function resolveClipLayers(layers: number | undefined, numHiddenLayers: n
 
 /**
  * An inference graph (parameters frozen) with input `input_ids` (int64 [batch, L]) and one [batch, L, C]
- * output per entry of `outputs`, of the parameter dtype.
+ * output per entry of `outputs`, of the parameter dtype; built into `g` when given.
  */
-export function clipTextEncoderGraph(config: ClipTextConfig, opts: ClipTextGraphOptions = {}): Graph {
-  const g = new Graph(opts.name ?? "clip_text");
+export function clipTextEncoderGraph(config: ClipTextConfig, opts: ClipTextGraphOptions = {}, g: Graph = new Graph(opts.name ?? "clip_text")): Graph {
   const length = opts.sequenceLength ?? config.maxPositionEmbeddings;
   const ids = g.input(CLIP_INPUT_IDS, "int64", [opts.batch ?? "B", length]);
   const { hiddenStates, finalLayerNorm } = clipTextTransformer(ids, config, new nn.Scope(g, opts.prefix ?? "", opts.dtype ?? "float32", false));

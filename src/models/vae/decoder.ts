@@ -132,10 +132,12 @@ export interface VaeDecoderGraphOptions extends VaeDecoderOptions {
   dtype?: WeightDType;
 }
 
-/** A graph: input `latents` [B, L, F, h, w] (diffusion space) -> output `frames` [B, out, F, H, W]. */
-export function buildVaeDecoderGraph(cfg: VaeConfig, opts: VaeDecoderGraphOptions): Graph {
+/**
+ * A graph: input `latents` [B, L, F, h, w] (diffusion space) -> output `frames` [B, out, F, H, W]; built
+ * into `g` when given (e.g. the empty graph the compiled-model cache hands its builder).
+ */
+export function buildVaeDecoderGraph(cfg: VaeConfig, opts: VaeDecoderGraphOptions, g: Graph = new Graph("vae_decoder")): Graph {
   validateVaeConfig(cfg);
-  const g = new Graph("vae_decoder");
   const latents = g.input("latents", "float32", [opts.batch ?? "B", cfg.latentChannels, opts.frames ?? "F", opts.height ?? "h", opts.width ?? "w"]);
   g.output("frames", vaeDecoder(weightScope(g, opts.dtype), latents, cfg, opts));
   return g;

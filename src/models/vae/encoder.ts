@@ -87,7 +87,7 @@ export interface VaeEncoderGraphOptions {
  * A graph: input `frames` [B, in, F, H, W] (and `eps` [B, L, F, H/f, W/f] for "sample") -> outputs `mean`
  * and `logvar` (VAE space) and `latents` (diffusion space, times scaling_factor). Nothing in it is trainable.
  */
-export function buildVaeEncoderGraph(cfg: VaeConfig, opts: VaeEncoderGraphOptions = {}): Graph {
+export function buildVaeEncoderGraph(cfg: VaeConfig, opts: VaeEncoderGraphOptions = {}, g: Graph = new Graph("vae_encoder")): Graph {
   validateVaeConfig(cfg);
   const factor = vaeSpatialFactor(cfg);
   const size = { height: opts.height ?? "H", width: opts.width ?? "W" };
@@ -96,7 +96,6 @@ export function buildVaeEncoderGraph(cfg: VaeConfig, opts: VaeEncoderGraphOption
       throw new RangeError(`buildVaeEncoderGraph: ${field} must be a positive multiple of ${factor} (2^(levels - 1)) or a symbol name, got ${String(v)}`);
     }
   }
-  const g = new Graph("vae_encoder");
   const frames = g.input("frames", "float32", [opts.batch ?? "B", cfg.inChannels, opts.frames ?? "F", size.height, size.width]);
   const p = vaeEncoder(weightScope(g, opts.dtype, "", false), frames, cfg);
   const eps = (opts.posterior ?? "mean") === "sample" ? g.input("eps", "float32", p.mean.shape) : null;
