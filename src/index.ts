@@ -12,3 +12,4 @@ export * from "./models/unet3d/index.js";
 export * from "./models/vae/index.js";
 export * from "./models/clip/index.js";
 export * as nn from "./nn/index.js";
+export * from "./pipelines/index.js";
