@@ -13,3 +13,4 @@ export * from "./models/vae/index.js";
 export * from "./models/clip/index.js";
 export * as nn from "./nn/index.js";
 export * from "./pipelines/index.js";
+export * from "./media/index.js";
