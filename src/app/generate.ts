@@ -1,0 +1,257 @@
+// generateVideo: a prompt (or a prompt schedule) to a video file, end to end: model folder -> prompt
+// embeddings -> guided long-video strategy -> temporal VAE decode clip by clip -> streaming writer. What
+// the CLI's `generate` and `extend` call; nothing here is CLI-specific.
+//
+// Frames go to the encoder as each chunk is decoded, so memory is one clip's worth whatever the length.
+// An abort (Ctrl-C) finishes the file with the frames made so far: a valid, shorter video.
+
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { VideoWriter, tensorToFrames, type VideoWriteResult } from "../media/index.js";
+import {
+  AbortedError,
+  LONG_VIDEO_STRATEGIES,
+  classifierFreeGuidance,
+  constantPromptSource,
+  encodePrompt,
+  encodePromptRanges,
+  promptRanges,
+  readPromptSchedule,
+  scheduledPromptSource,
+  vidrdClipFrames,
+  VIDRD_DEFAULTS,
+  type ClipGeometry,
+  type GenerationProgress,
+  type LatentChunk,
+  type LongVideoRequest,
+  type PromptSource,
+  type TextEncoder,
+  type VideoLength,
+} from "../pipelines/index.js";
+import { SeededNoise } from "../tensor/seeded-noise.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { OptionsError, parseSize, type GenerateSettings } from "./generate-options.js";
+import { embeddedModelDir } from "./embedded-model.js";
+import { VideoModel } from "./video-model.js";
+
+export interface GenerateHooks {
+  onProgress?: (p: GenerationProgress) => void;
+  signal?: AbortSignal;
+  /** Warnings worth a line (a prompt cut to 77 tokens). */
+  onWarning?: (message: string) => void;
+}
+
+export interface GenerateResult {
+  out: string;
+  sidecar: string | null;
+  format: string;
+  frames: number;
+  /** false when stopped early (the file holds the frames made so far). */
+  complete: boolean;
+  width: number;
+  height: number;
+  fps: number;
+  seed: number;
+  strategy: string;
+  steps: number;
+  model: string;
+  evaluations: number;
+}
+
+/** The output folder must exist and be writable: checked before the model is loaded, not after minutes of work. */
+export function checkOutputPath(out: string): void {
+  const dir = dirname(resolve(out));
+  if (!existsSync(dir)) throw new OptionsError(`--out ${out}: folder ${dir} does not exist; allowed: a path in an existing, writable folder`);
+  if (!statSync(dir).isDirectory()) throw new OptionsError(`--out ${out}: ${dir} is not a folder`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new OptionsError(`--out ${out}: folder ${dir} is not writable; allowed: a path in a writable folder`);
+  }
+}
+
+/** The model folder to use: the one given, else the embedded model. */
+export function resolveModelDir(model: string | undefined): string {
+  if (model !== undefined) return resolve(model);
+  const embedded = embeddedModelDir();
+  if (!embedded) throw new OptionsError("--model was not given and this build has no embedded model (assets/model); allowed: --model <folder> (see vidrd convert)");
+  return embedded;
+}
+
+/** Steps: as given, else 50; fifo needs a multiple of the clip length N (one queue slot per level). */
+function resolveSteps(settings: GenerateSettings, clipFrames: number): number {
+  if (settings.steps !== undefined) return settings.steps;
+  return settings.strategy === "fifo" ? Math.max(clipFrames, Math.round(50 / clipFrames) * clipFrames) : 50;
+}
+
+/** How output frames map to clips for the prompt schedule (vidrd: N, then N - M per clip). */
+function clipGeometry(settings: GenerateSettings, clipFrames: number, continuing: boolean): ClipGeometry {
+  if (settings.strategy !== "vidrd") return { firstClipFrames: clipFrames, framesPerClip: clipFrames };
+  const { first, next } = vidrdClipFrames(
+    { overlap: settings.overlap ?? VIDRD_DEFAULTS.overlap, mode: settings.mode ?? VIDRD_DEFAULTS.mode, initialHistory: continuing ? [] : undefined },
+    clipFrames,
+  );
+  return { firstClipFrames: first, framesPerClip: next };
+}
+
+/** The strategy's own options from the settings (only those given: the strategy applies its defaults). */
+export function strategyOptions(settings: GenerateSettings): Record<string, unknown> {
+  const pick = (fields: readonly (keyof GenerateSettings)[]) => Object.fromEntries(fields.filter((f) => settings[f] !== undefined).map((f) => [f, settings[f]]));
+  switch (settings.strategy) {
+    case "vidrd":
+      return pick(["overlap", "noiseRecycle", "stagedGuidance", "mode"]);
+    case "gen-l-video":
+    case "freenoise":
+      return pick(["stride"]);
+    case "fifo":
+      return pick(["partitions", "lookahead"]);
+    default:
+      return {};
+  }
+}
+
+/** Messages from the library name options in camelCase ("noiseRecycle is ..."); the CLI speaks in flags. */
+export function asFlagMessage(message: string): string {
+  return message.replace(/^(overlap|noiseRecycle|stagedGuidance|mode|stride|partitions|lookahead|frames|clips|steps|window)\b/, (m) => `--${m.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+}
+
+export interface PreparedGeneration {
+  model: VideoModel;
+  request: LongVideoRequest;
+  width: number;
+  height: number;
+  fps: number;
+  steps: number;
+  modelDir: string;
+}
+
+/** Everything up to the first denoiser call: model, size, prompts, guidance, request; all options checked. */
+export async function prepareGeneration(settings: GenerateSettings, hooks: GenerateHooks, continuing = false): Promise<PreparedGeneration> {
+  checkOutputPath(settings.out);
+  const modelDir = resolveModelDir(settings.model);
+  const model = VideoModel.open(modelDir, {
+    dtype: settings.dtype,
+    threads: settings.threads,
+    device: settings.device,
+    onTruncate: (t) => hooks.onWarning?.(`prompt ${t.message}`),
+  });
+  try {
+    const N = model.clipFrames;
+    const { width, height } = settings.size ? parseSize(settings.size) : { width: model.defaultSize, height: model.defaultSize };
+    const multiple = model.spatialFactor * 2 ** (model.unetConfig.blockOutChannels.length - 1);
+    if (width % multiple !== 0 || height % multiple !== 0 || width < multiple || height < multiple) {
+      throw new OptionsError(`--size is ${settings.size}; allowed: width and height positive multiples of ${multiple} for this model`);
+    }
+    if (settings.strategy === "vidrd" && settings.overlap !== undefined && settings.overlap >= N) {
+      throw new OptionsError(`--overlap is ${settings.overlap}; allowed: an integer in [0, ${N - 1}] (below the clip length, ${N} frames)`);
+    }
+    const steps = resolveSteps(settings, N);
+    const geometry = clipGeometry(settings, N, continuing);
+    const videoLength: VideoLength = (settings.frames !== undefined ? { frames: settings.frames } : { clips: settings.clips ?? 2 });
+    const total = "frames" in videoLength ? videoLength.frames : geometry.firstClipFrames + (videoLength.clips - 1) * geometry.framesPerClip;
+    const encoder: TextEncoder = { encode: (texts) => model.encodeText(texts) };
+    let prompts: PromptSource;
+    if (settings.promptSchedule) {
+      let ranges;
+      try {
+        ranges = promptRanges(readPromptSchedule(settings.promptSchedule), total, geometry);
+      } catch (e) {
+        throw new OptionsError(`--prompt-schedule ${settings.promptSchedule}: ${(e as Error).message}`);
+      }
+      prompts = scheduledPromptSource(await encodePromptRanges(ranges, encoder));
+    } else {
+      prompts = constantPromptSource(await encodePrompt(encoder, settings.prompt, settings.negative));
+    }
+    const request: LongVideoRequest = {
+      predictor: classifierFreeGuidance(model.denoiser, { scale: settings.guidance, rescale: settings.guidanceRescale }),
+      prompts,
+      scheduler: { ...model.scheduler, steps },
+      clip: { batch: 1, channels: model.latentChannels, frames: N, height: height / model.spatialFactor, width: width / model.spatialFactor },
+      length: videoLength,
+      noise: new SeededNoise(settings.seed),
+      onProgress: hooks.onProgress,
+      signal: hooks.signal,
+    };
+    return { model, request, width, height, fps: settings.fps ?? model.fps, steps, modelDir };
+  } catch (e) {
+    await model.release();
+    throw e;
+  }
+}
+
+/** Decodes each chunk with the temporal decoder over all its frames and writes the new ones. */
+export async function writeChunks(chunks: AsyncIterable<LatentChunk>, model: VideoModel, writer: VideoWriter, signal?: AbortSignal): Promise<void> {
+  for await (const chunk of chunks) {
+    if (signal?.aborted) throw new AbortedError();
+    const pixels: Tensor = await model.decode(chunk.latents); // [1, 3, n, H, W]
+    let f = 0;
+    for (const frame of tensorToFrames(pixels)) {
+      if (f >= chunk.emitStart && f < chunk.emitEnd) await writer.write(frame);
+      f++;
+    }
+  }
+}
+
+/** Runs `produce` into a writer; on abort the file is finished short, on any other error removed. */
+export async function writeVideo(writer: VideoWriter, produce: () => Promise<void>): Promise<VideoWriteResult> {
+  try {
+    await produce();
+  } catch (e) {
+    if (e instanceof AbortedError || (e as Error).name === "AbortError") return writer.finish("interrupted");
+    await writer.abort();
+    throw e;
+  }
+  return writer.close();
+}
+
+export async function generateVideo(settings: GenerateSettings, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+  const strategy = LONG_VIDEO_STRATEGIES[settings.strategy];
+  const prepared = await prepareGeneration(settings, hooks);
+  const { model, request, width, height, fps, steps, modelDir } = prepared;
+  try {
+    const options = strategyOptions(settings);
+    try {
+      strategy.validate(request, options as never);
+    } catch (e) {
+      throw new OptionsError(asFlagMessage((e as Error).message));
+    }
+    let evaluations = 0;
+    const counted: LongVideoRequest = {
+      ...request,
+      onProgress: (p) => {
+        evaluations = p.evaluations;
+        hooks.onProgress?.(p);
+      },
+    };
+    const writer = await VideoWriter.open(settings.out, {
+      fps,
+      width,
+      height,
+      metadata: {
+        prompt: settings.prompt,
+        seed: settings.seed,
+        strategy: settings.strategy,
+        model: modelDir,
+        extra: { steps, guidance: settings.guidance, negative: settings.negative, ...(strategyOptions(settings) as Record<string, string | number | boolean>) },
+      },
+    });
+    const result = await writeVideo(writer, () => writeChunks(strategy.generate(counted, options as never), model, writer, hooks.signal));
+    return {
+      out: result.path,
+      sidecar: result.sidecar,
+      format: result.format,
+      frames: result.frames,
+      complete: result.complete,
+      width,
+      height,
+      fps,
+      seed: settings.seed,
+      strategy: settings.strategy,
+      steps,
+      model: modelDir,
+      evaluations,
+    };
+  } finally {
+    await model.release();
+  }
+}
