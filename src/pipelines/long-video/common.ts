@@ -85,3 +85,23 @@ export function clipCount(length: VideoLength, first: number, next: number): num
 export function stepsOf(request: LongVideoRequest): number {
   return request.scheduler.steps ?? 50;
 }
+
+/** Rejects option names a strategy does not know (a typo would otherwise fall back to a default silently). */
+export function checkOptionNames(strategy: string, options: object, allowed: readonly string[]): void {
+  if (options === null || typeof options !== "object") {
+    throw new RangeError(`${strategy} options are ${String(options)}; allowed: an object with ${allowed.length ? allowed.join(", ") : "no fields"}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new RangeError(`${strategy} option "${key}" is unknown; allowed: ${allowed.length ? allowed.join(", ") : "none"}`);
+    }
+  }
+}
+
+/** An integer option in [lo, hi]; the error names the option, its value and the range (and why, if given). */
+export function integerOption(field: string, value: number, lo: number, hi: number, why = ""): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < lo || value > hi) {
+    throw new RangeError(`${field} is ${String(value)}; allowed: an integer in [${lo}, ${hi}]${why ? ` (${why})` : ""}`);
+  }
+  return value;
+}

@@ -40,8 +40,8 @@ import { frameConcat, frameSlice } from "../../tensor/frames.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { clipLatentShape, denoiseClip, samplingScheduler, startingNoise } from "../text-to-clip.js";
 import type { LatentChunk, LongVideoRequest, LongVideoStrategy } from "../types.js";
-import { ProgressMeter, checkClipShape, throwIfAborted } from "./common.js";
-import { checkOptionNames, checkPrediction, integerOption, outputFrameCount, writeFrames } from "./windows.js";
+import { ProgressMeter, checkClipShape, checkOptionNames, integerOption, throwIfAborted } from "./common.js";
+import { checkPrediction, outputFrameCount, writeFrames } from "./windows.js";
 
 export interface FifoOptions {
   /**

@@ -6,8 +6,8 @@
 
 import { clipLatentShape, denoiseClip, samplingScheduler, startingNoise } from "../text-to-clip.js";
 import type { LatentChunk, LongVideoRequest, LongVideoStrategy } from "../types.js";
-import { ProgressMeter, checkClipShape, clipCount } from "./common.js";
-import { checkOptionNames } from "./windows.js";
+import { ProgressMeter, checkClipShape, checkOptionNames, clipCount } from "./common.js";
+
 
 /** The baseline has no options of its own (pass {}). */
 export type IndependentOptions = Record<string, never>;

@@ -25,8 +25,8 @@ import type { NoiseSource } from "../../tensor/noise.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { clipLatentShape, denoiseClip, samplingScheduler, startingNoise } from "../text-to-clip.js";
 import type { ClipShape, LatentChunk, LongVideoRequest, LongVideoStrategy } from "../types.js";
-import { ProgressMeter, checkClipShape, clipCount, throwIfAborted } from "./common.js";
-import { checkOptionNames, integerOption } from "./windows.js";
+import { ProgressMeter, checkClipShape, checkOptionNames, clipCount, integerOption, throwIfAborted } from "./common.js";
+
 
 export type VidrdMode = "faithful" | "default";
 export const VIDRD_MODES: readonly VidrdMode[] = ["faithful", "default"];

@@ -12,27 +12,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { frameSlice } from "../../tensor/frames.js";
 import { clipLatentShape, samplingScheduler } from "../text-to-clip.js";
 import type { LatentChunk, LongVideoRequest, VideoLength } from "../types.js";
-import { ProgressMeter, checkClipShape, throwIfAborted } from "./common.js";
-
-/** Rejects option names a strategy does not know (a typo would otherwise fall back to a default silently). */
-export function checkOptionNames(strategy: string, options: object, allowed: readonly string[]): void {
-  if (options === null || typeof options !== "object") {
-    throw new RangeError(`${strategy} options are ${String(options)}; allowed: an object with ${allowed.length ? allowed.join(", ") : "no fields"}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) {
-      throw new RangeError(`${strategy} option "${key}" is unknown; allowed: ${allowed.length ? allowed.join(", ") : "none"}`);
-    }
-  }
-}
-
-/** An integer option in [lo, hi]; the error names the option, its value and the range (and why, if given). */
-export function integerOption(field: string, value: number, lo: number, hi: number, why = ""): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < lo || value > hi) {
-    throw new RangeError(`${field} is ${String(value)}; allowed: an integer in [${lo}, ${hi}]${why ? ` (${why})` : ""}`);
-  }
-  return value;
-}
+import { ProgressMeter, checkClipShape, checkOptionNames, integerOption, throwIfAborted } from "./common.js";
 
 /**
  * Output frames of a peer strategy. `{ clips: K }` means K * N frames, the length K independent clips
