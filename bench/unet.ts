@@ -1,25 +1,35 @@
 // The full-size VidRD UNet3D (SD 2.1-base sized: 1.18 B parameters, 4.7 GB in float32) on random
-// weights: how long building it takes (graph build + ONNX emission with external data + session
-// creation), one forward pass for a CFG batch of 2 clips of 8 frames at 32x32 latents (the released
-// setting), and the peak resident memory; the same in PyTorch (tools/bench_unet_torch.py, the reference
-// implementation tools/reference/unet3d.py) as the reference. 2 threads.
+// weights: how long a cold start takes to build it, one forward pass for a CFG batch of 2 clips of 8
+// frames at 32x32 latents (the released setting), and the peak resident memory; the same in PyTorch
+// (tools/bench_unet_torch.py, the reference implementation tools/reference/unet3d.py) as the reference.
+// 2 threads.
 //
-// Each side runs in its own child process, one after the other, so that peak RSS is the process's own
-// (ru_maxrss: weights, activations, the runtime's arenas) and the two never compete for memory or cores.
-// Weights: a seeded U(-0.02, 0.02) per tensor on both sides (the values differ; the work does not). Ours
-// are generated untimed, held while the session is made (as a loaded checkpoint would be), then dropped.
+// A cold start goes through the code a user's first start runs (loadCompiledModel, src/models/compiled):
+// the graph is built, emitted with its weights streamed into a fresh compiled-model cache directory
+// (external data, one weight read, written and dropped at a time), and the session is created from that
+// file. A second child then starts from the entry it left (a cache hit: no graph, no weights read):
+// unet_build_cached_s and unet_peak_rss_cached_mb. The cache directory is temporary and removed.
+//
+// Each run is its own child process, one after the other, so that peak RSS is the process's own
+// (ru_maxrss: weights, activations, the runtime's arenas) and they never compete for memory or cores.
+// Weights: a seeded U(-0.02, 0.02) per tensor on both sides (the values differ; the work does not).
+// Ours are generated lazily, tensor by tensor with its own seed, when emission asks for each (as a
+// checkpoint is read by offset), inside the timed cold build; they are identified to the cache by their
+// recipe (weightsId) rather than fingerprinted, which for a file costs milliseconds.
 // Forward passes: VIDRD_BENCH_UNET_WARMUP (default 1) untimed, then VIDRD_BENCH_UNET_RUNS (default 1)
-// timed; the figure is their median. A run takes about a minute per side on this 2-core machine.
-// ONNX Runtime's CPU arena and memory pattern: off (SessionOptions.memory, also the default for a model
-// this size); VIDRD_BENCH_UNET_ARENA=1 / VIDRD_BENCH_UNET_MEM_PATTERN=1 turn them on (peak RSS 9.8 GB
-// with both on against 6.0 GB off, forward time unchanged).
+// timed; the figure is their median (the cached child runs one, for its memory only). A run takes a few
+// minutes on this 2-core machine. ONNX Runtime's CPU arena and memory pattern: off (SessionOptions.memory,
+// also the default for a model this size); VIDRD_BENCH_UNET_ARENA=1 / VIDRD_BENCH_UNET_MEM_PATTERN=1 turn
+// them on.
 
 import { spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Graph } from "../src/graph/index.js";
+import { loadCompiledModel } from "../src/models/compiled/index.js";
 import { SD21_BASE_VIDRD_CONFIG, buildUNet3D, parseUNet3DConfig, unet3dParamShapes } from "../src/models/unet3d/index.js";
-import { Session } from "../src/runtime/index.js";
+import { StateDict, type TensorEntry } from "../src/models/weights/index.js";
 import { Tensor, numel } from "../src/tensor/tensor.js";
 import { uniformTensor } from "./lib/data.js";
 import { comparedWith, round } from "./lib/figures.js";
@@ -44,11 +54,13 @@ interface ChildResult {
   build_s: number;
   forward_s: number[];
   peak_rss_mb: number;
+  /** Our children: whether the model came from the cache. */
+  hit?: boolean;
   torch?: string;
   unavailable?: string;
 }
 
-const METRICS = ["unet_build_s", "unet_forward_s", "unet_peak_rss_mb"] as const;
+const METRICS = ["unet_build_s", "unet_forward_s", "unet_peak_rss_mb", "unet_build_cached_s", "unet_peak_rss_cached_mb"] as const;
 const THIS_FILE = fileURLToPath(import.meta.url);
 const CHILD_FLAG = "--unet-child";
 
@@ -56,45 +68,62 @@ function progress(message: string): void {
   process.stderr.write(`[bench] unet: ${message}\n`);
 }
 
-/** Our side, in the child process: build, forward passes, peak RSS. */
-async function child(setup: Setup): Promise<ChildResult> {
-  const cfg = parseUNet3DConfig(SD21_BASE_VIDRD_CONFIG);
-  let weights: Map<string, Tensor> | null = new Map();
+/** The bench weights: U(-0.02, 0.02), seeded per tensor (1, 2, ... in key order), made when read. */
+function benchWeights(shapes: ReadonlyMap<string, readonly number[]>): StateDict {
+  const entries = new Map<string, TensorEntry>();
   let seed = 1;
-  for (const [key, shape] of unet3dParamShapes(cfg)) {
-    const t = uniformTensor(shape, seed++); // U(-1, 1)
-    const d = t.data;
-    for (let i = 0; i < d.length; i++) d[i]! *= 0.02;
-    weights.set(key, t);
+  for (const [key, shape] of shapes) {
+    const tensorSeed = seed++;
+    const read = (): Tensor => {
+      const t = uniformTensor(shape, tensorSeed); // U(-1, 1)
+      const d = t.data;
+      for (let i = 0; i < d.length; i++) d[i]! *= 0.02;
+      return t;
+    };
+    entries.set(key, { dtype: "float32", storedDType: "float32", shape, read });
   }
-  const params = [...weights.values()].reduce((n, t) => n + numel(t.shape), 0);
-  progress(`${params} parameters generated`);
+  return new StateDict("bench U(-0.02, 0.02)", entries);
+}
+
+/** Our side, in a child process: a cold or cached start, forward passes, peak RSS. */
+async function child(setup: Setup, cacheDir: string, expectHit: boolean): Promise<ChildResult> {
+  const cfg = parseUNet3DConfig(SD21_BASE_VIDRD_CONFIG);
+  const shapes = unet3dParamShapes(cfg);
+  const params = [...shapes.values()].reduce((n, s) => n + numel(s), 0);
+  const dims = { batch: setup.batch, frames: setup.frames, height: setup.size, width: setup.size };
+  const rssMb = () => (process.resourceUsage().maxRSS / 1024).toFixed(0);
 
   const t0 = performance.now();
-  const g = new Graph("unet3d");
-  buildUNet3D(g, cfg, { batch: setup.batch, frames: setup.frames, height: setup.size, width: setup.size });
-  const session = await Session.fromGraph(g, { weights, threads: setup.threads, memory: setup.memory });
+  const { session, hit } = await loadCompiledModel(
+    { kind: "unet3d", config: cfg, options: dims, dtype: "float32" },
+    benchWeights(shapes),
+    (g) => void buildUNet3D(g, cfg, dims),
+    {
+      cacheDir,
+      weightsId: `bench unet: U(-0.02, 0.02) mulberry32, seeds 1..${shapes.size} in key order`,
+      session: { threads: setup.threads, memory: setup.memory },
+    },
+  );
   const buildS = (performance.now() - t0) / 1000;
-  weights = null; // the session holds its own copy
-  (globalThis as { gc?: () => void }).gc?.();
-  const rssMb = () => (process.resourceUsage().maxRSS / 1024).toFixed(0);
-  progress(`built in ${buildS.toFixed(1)} s, peak RSS so far ${rssMb()} MB`);
+  if (hit !== expectHit) throw new Error(`expected a ${expectHit ? "cached" : "cold"} start, got a ${hit ? "cache hit" : "cold build"}`);
+  progress(`${hit ? "cached" : "cold"} start (${params} parameters) in ${buildS.toFixed(1)} s, peak RSS so far ${rssMb()} MB`);
 
   const feeds = {
     sample: uniformTensor([setup.batch, 4, setup.frames, setup.size, setup.size], 100),
     timestep: Tensor.float32(Array(setup.batch).fill(500)),
     encoder_hidden_states: uniformTensor([setup.batch, 77, cfg.crossAttentionDim], 101),
   };
+  const [warmup, runs] = hit ? [0, 1] : [setup.warmup, setup.runs];
   const forward: number[] = [];
-  for (let i = 0; i < setup.warmup + setup.runs; i++) {
+  for (let i = 0; i < warmup + runs; i++) {
     const t = performance.now();
     await session.run(feeds);
     const dt = (performance.now() - t) / 1000;
     progress(`forward ${i}: ${dt.toFixed(1)} s, peak RSS so far ${rssMb()} MB`);
-    if (i >= setup.warmup) forward.push(dt);
+    if (i >= warmup) forward.push(dt);
   }
   await session.release();
-  return { build_s: buildS, forward_s: forward, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
+  return { build_s: buildS, forward_s: forward, peak_rss_mb: process.resourceUsage().maxRSS / 1024, hit };
 }
 
 /** Runs a child to completion; its last stdout line is the result, its stderr is passed through. */
@@ -121,9 +150,20 @@ function runChild(command: string, args: string[]): Promise<ChildResult | string
 
 async function run(report: Report): Promise<void> {
   const setupArg = JSON.stringify(SETUP);
-  progress("ours (child process)");
-  const ours = await runChild(process.execPath, ["--expose-gc", "--import", "tsx", THIS_FILE, CHILD_FLAG, setupArg]);
-  if (typeof ours === "string") throw new Error(`our UNet child failed: ${ours}`);
+  const cacheDir = mkdtempSync(join(tmpdir(), "vidrd-bench-unet-cache-"));
+  let cold: ChildResult | string;
+  let cached: ChildResult | string;
+  try {
+    const ours = (mode: "cold" | "cached") => runChild(process.execPath, ["--import", "tsx", THIS_FILE, CHILD_FLAG, setupArg, cacheDir, mode]);
+    progress("ours, cold start (child process)");
+    cold = await ours("cold");
+    if (typeof cold === "string") throw new Error(`our UNet child (cold start) failed: ${cold}`);
+    progress("ours, cached start (child process)");
+    cached = await ours("cached");
+    if (typeof cached === "string") throw new Error(`our UNet child (cached start) failed: ${cached}`);
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
   progress("pytorch (child process)");
   const torch = await runChild(PYTHON, [fileURLToPath(new URL("../tools/bench_unet_torch.py", import.meta.url)), setupArg]);
   const context = {
@@ -132,13 +172,15 @@ async function run(report: Report): Promise<void> {
     ort_mem_pattern: SETUP.memory.pattern,
     model: `VidRD UNet3D, SD 2.1-base sized (1.18 B parameters), latents [${SETUP.batch}, 4, ${SETUP.frames}, ${SETUP.size}, ${SETUP.size}]`,
   };
-  const figures: { metric: (typeof METRICS)[number]; ours: number; theirs: (r: ChildResult) => number; unit: string }[] = [
-    { metric: "unet_build_s", ours: ours.build_s, theirs: (r) => r.build_s, unit: "s" },
-    { metric: "unet_forward_s", ours: median(ours.forward_s), theirs: (r) => median(r.forward_s), unit: "s" },
-    { metric: "unet_peak_rss_mb", ours: ours.peak_rss_mb, theirs: (r) => r.peak_rss_mb, unit: "MB" },
+  const figures: { metric: (typeof METRICS)[number]; ours: number; theirs: (r: ChildResult) => number; unit: string; start: "cold" | "cached" }[] = [
+    { metric: "unet_build_s", ours: cold.build_s, theirs: (r) => r.build_s, unit: "s", start: "cold" },
+    { metric: "unet_forward_s", ours: median(cold.forward_s), theirs: (r) => median(r.forward_s), unit: "s", start: "cold" },
+    { metric: "unet_peak_rss_mb", ours: cold.peak_rss_mb, theirs: (r) => r.peak_rss_mb, unit: "MB", start: "cold" },
+    { metric: "unet_build_cached_s", ours: cached.build_s, theirs: (r) => r.build_s, unit: "s", start: "cached" },
+    { metric: "unet_peak_rss_cached_mb", ours: cached.peak_rss_mb, theirs: (r) => r.peak_rss_mb, unit: "MB", start: "cached" },
   ];
   for (const f of figures) {
-    const extra = f.metric === "unet_forward_s" ? { runs: ours.forward_s.length } : {};
+    const extra = { start: f.start, ...(f.metric === "unet_forward_s" ? { runs: cold.forward_s.length } : {}) };
     if (typeof torch === "string") {
       report({ metric: f.metric, value: round(f.ours), unit: f.unit, ...context, ...extra });
       report({ metric: f.metric, reference: "pytorch", skipped: torch });
@@ -151,7 +193,8 @@ async function run(report: Report): Promise<void> {
 export const benches: Bench[] = [{ name: "unet", metrics: [...METRICS], run }];
 
 if (process.argv[2] === CHILD_FLAG && resolve(process.argv[1] ?? "") === THIS_FILE) {
-  child(JSON.parse(process.argv[3]!) as Setup).then(
+  const [setupArg, cacheDir, mode] = process.argv.slice(3);
+  child(JSON.parse(setupArg!) as Setup, cacheDir!, mode === "cached").then(
     (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
     (e: unknown) => {
       process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);

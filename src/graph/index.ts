@@ -3,6 +3,22 @@ export { Graph, Value, attr, describeConstraint, RESERVED_NAME_PREFIX, type Attr
 export * from "./dim.js";
 export * as ops from "./ops/index.js";
 export { GraphShapeError } from "./ops/common.js";
-export { emitOnnx, writeOnnx, saveEmitted, OPSET, GraphWeightsError, type EmitOptions, type EmittedModel, type WeightSource } from "./onnx/emit.js";
+export {
+  emitOnnx,
+  writeOnnx,
+  saveEmitted,
+  planOnnx,
+  emitPlan,
+  writePlan,
+  OPSET,
+  GraphWeightsError,
+  type EmitOptions,
+  type EmittedModel,
+  type EmissionPlan,
+  type WrittenModel,
+  type WeightSource,
+  type LazyWeight,
+  type LazyWeightSource,
+} from "./onnx/emit.js";
 export { gradients, registerGradRule, hasGradRule, type GradContext, type GradRule } from "./autodiff.js";
 export * from "./optim.js";

@@ -12,7 +12,12 @@
 // architecture differs everywhere. It is not enough for an edit of a few elements in place, away from the
 // sampled blocks (a hand-patched weight, a bit flip): use `fingerprint: "full"`, which hashes all data
 // (node:crypto's sha256 ran at 1.35 GB/s here, so 3.5 s for the 4.7 GB UNet plus reading it, against
-// milliseconds sampled). Weights given in memory (a Map or StateDict) are read to be fingerprinted.
+// milliseconds sampled). Weights given in memory (a Map or StateDict) are read to be fingerprinted, unless
+// the caller names them (`weightsId`).
+//
+// A cold build streams (graph/onnx/initializers.ts): each weight is read (from a file: by offset), written
+// to the entry's external data and dropped before the next; JS holds one weight at most, and the
+// runtime's copy, loaded from the entry's files as on a hit, is the only full one.
 //
 // Entries are written into a temporary directory beside the cache and renamed into place, with a
 // manifest (file sizes, the graph's signature) written last; an entry whose manifest is missing,
@@ -23,11 +28,11 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, re
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { Graph } from "../../graph/graph.js";
-import { type EmitOptions, type WeightSource, emitOnnx, saveEmitted } from "../../graph/onnx/emit.js";
+import { type EmitOptions, type LazyWeight, type LazyWeightSource, planOnnx, writePlan } from "../../graph/onnx/emit.js";
 import { SafetensorsFile } from "../../io/index.js";
 import { type GraphSignature, Session, type SessionOptions, graphSignature } from "../../runtime/index.js";
 import { float16ToFloat32Array, float32ToFloat16Array } from "../../tensor/float16.js";
-import { Tensor } from "../../tensor/tensor.js";
+import { type DType, Tensor } from "../../tensor/tensor.js";
 import { StateDict, stateDictFromSafetensors, stateDictFromTensors } from "../weights/index.js";
 
 /** Bumped when the layout of an entry or the key's recipe changes. */
@@ -58,6 +63,12 @@ export interface CompiledCacheOptions {
   cacheDir?: string;
   /** "sampled" (default) or "full": see the header of this file. */
   fingerprint?: "sampled" | "full";
+  /**
+   * The weights' identity as the caller knows it (a content hash it already has, a release tag, the seed
+   * of generated weights), used in the key instead of a fingerprint, so the weights are not read to be
+   * fingerprinted. The caller vouches that different weights never share an id.
+   */
+  weightsId?: string;
   session?: SessionOptions;
   /** Emission options (weights come from `weights`). */
   emit?: Omit<EmitOptions, "weights" | "externalFileName">;
@@ -182,40 +193,58 @@ function readEntry(dir: string, key: string): Manifest | null {
   }
 }
 
-/** Weights by parameter name, float data converted to the dtype each parameter declares. */
-function weightSource(graph: Graph, weights: CompiledWeights): { source: WeightSource; close: () => void } {
+const isFloat = (d: DType) => d === "float32" || d === "float16";
+
+/** The dtype a stored tensor is emitted as: float data in the dtype its parameter declares, the rest as stored. */
+function emittedDType(stored: DType, declared: DType): DType {
+  return isFloat(stored) && isFloat(declared) ? declared : stored;
+}
+
+function toDType(t: Tensor, dtype: DType): Tensor {
+  if (t.dtype === dtype) return t;
+  return dtype === "float16"
+    ? new Tensor("float16", float32ToFloat16Array(t.data as Float32Array), t.shape)
+    : new Tensor("float32", float16ToFloat32Array(t.data as Uint16Array), t.shape);
+}
+
+/**
+ * Weights by parameter name as lazy entries, float data converted to the dtype each parameter declares.
+ * Nothing is read here: emission reads each tensor (from a file: by offset) when it writes it.
+ */
+function weightSource(graph: Graph, weights: CompiledWeights): { source: LazyWeightSource; close: () => void } {
   const sd = typeof weights === "string" ? stateDictFromSafetensors(SafetensorsFile.open(weights)) : weights instanceof StateDict ? weights : null;
-  const get = sd ? (n: string) => (sd.has(n) ? sd.read(n) : undefined) : (n: string) => (weights as ReadonlyMap<string, Tensor>).get(n);
-  const source = (name: string): Tensor | undefined => {
-    const t = get(name);
-    const want = graph.params.get(name)?.value.dtype;
-    const floats = (d: string | undefined) => d === "float32" || d === "float16";
-    if (!t || !want || t.dtype === want || !floats(t.dtype) || !floats(want)) return t;
-    return want === "float16"
-      ? new Tensor("float16", float32ToFloat16Array(t.data as Float32Array), t.shape)
-      : new Tensor("float32", float16ToFloat32Array(t.data as Uint16Array), t.shape);
+  const lazy = (name: string): LazyWeight | undefined => {
+    const declared = graph.params.get(name)?.value.dtype;
+    if (sd) {
+      const entry = sd.get(name);
+      if (!entry || !declared) return undefined;
+      // A dtype vidrd cannot hold: reading throws the reader's error, which names the tensor and its dtype.
+      if (entry.dtype === null) return void entry.read();
+      const dtype = emittedDType(entry.dtype, declared);
+      return { dtype, shape: entry.shape, read: () => toDType(entry.read(), dtype) };
+    }
+    const t = (weights as ReadonlyMap<string, Tensor>).get(name);
+    if (!t || !declared) return undefined;
+    const dtype = emittedDType(t.dtype, declared);
+    return { dtype, shape: t.shape, read: () => toDType(t, dtype) };
   };
-  return { source, close: () => (typeof weights === "string" ? sd!.close() : undefined) };
+  return { source: { lazy }, close: () => (typeof weights === "string" ? sd!.close() : undefined) };
 }
 
 /** Builds, emits and writes an entry for `key` under `root`, atomically; returns its manifest. */
 function writeEntry(root: string, key: string, build: (g: Graph) => void, weights: CompiledWeights, opts: CompiledCacheOptions): Manifest {
   const graph = new Graph(key.slice(0, 16));
   build(graph);
-  const { source, close } = weightSource(graph, weights);
-  let emitted;
-  try {
-    emitted = emitOnnx(graph, { ...opts.emit, weights: source, externalFileName: `${MODEL_FILE}.data` });
-  } finally {
-    close();
-  }
   const staging = join(root, `.staging-${key.slice(0, 16)}-${process.pid}-${randomUUID()}`);
-  mkdirSync(staging);
+  const { source, close } = weightSource(graph, weights);
   try {
-    saveEmitted(emitted, join(staging, MODEL_FILE));
-    const files: Record<string, number> = { [MODEL_FILE]: emitted.bytes.byteLength };
-    if (emitted.external) files[emitted.external.fileName] = statSync(join(staging, emitted.external.fileName)).size;
-    const signature = graphSignature(graph, emitted);
+    const plan = planOnnx(graph, { ...opts.emit, weights: source, externalFileName: `${MODEL_FILE}.data` });
+    mkdirSync(staging);
+    // Streaming: each weight is read, written to the entry's data file and dropped before the next.
+    const written = writePlan(plan, join(staging, MODEL_FILE));
+    const files: Record<string, number> = { [MODEL_FILE]: written.modelBytes };
+    if (written.external) files[written.external.fileName] = statSync(join(staging, written.external.fileName)).size;
+    const signature = graphSignature(graph, written);
     const manifest: Manifest = {
       format: CACHE_FORMAT,
       key,
@@ -234,6 +263,7 @@ function writeEntry(root: string, key: string, build: (g: Graph) => void, weight
     }
     return manifest;
   } finally {
+    close();
     rmSync(staging, { recursive: true, force: true });
   }
 }
@@ -251,7 +281,12 @@ export async function loadCompiledModel(
 ): Promise<CompiledModel> {
   if (spec.dtype !== "float32" && spec.dtype !== "float16") throw new CompiledCacheError(`spec.dtype must be float32 or float16, got ${JSON.stringify(spec.dtype)}`);
   const root = resolve(opts.cacheDir ?? defaultCacheDir());
-  const key = compiledModelKey(spec, weightsFingerprint(weights, opts.fingerprint ?? "sampled"));
+  if (opts.weightsId !== undefined && (typeof opts.weightsId !== "string" || opts.weightsId === "")) {
+    throw new CompiledCacheError(`weightsId must be a non-empty string, got ${JSON.stringify(opts.weightsId)}`);
+  }
+  // "id:" keeps a caller's id apart from every fingerprint (64 hex digits)
+  const identity = opts.weightsId !== undefined ? `id:${opts.weightsId}` : weightsFingerprint(weights, opts.fingerprint ?? "sampled");
+  const key = compiledModelKey(spec, identity);
   const dir = join(root, key);
   let manifest = existsSync(dir) ? readEntry(dir, key) : null;
   const hit = manifest !== null;

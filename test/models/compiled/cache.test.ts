@@ -7,12 +7,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import type { Graph } from "../../../src/graph/index.js";
+import { Graph } from "../../../src/graph/index.js";
 import { writeSafetensors } from "../../../src/io/index.js";
 import { canonicalJson, compiledModelKey, defaultCacheDir, loadCompiledModel, weightsFingerprint, type CompiledModelSpec } from "../../../src/models/compiled/index.js";
 import { buildUNet3D, parseUNet3DConfig, unet3dParamShapes } from "../../../src/models/unet3d/index.js";
-import { stateDictFromTensors } from "../../../src/models/weights/index.js";
-import { SessionInputError } from "../../../src/runtime/index.js";
+import { StateDict, type TensorEntry, stateDictFromTensors } from "../../../src/models/weights/index.js";
+import { Session, SessionInputError } from "../../../src/runtime/index.js";
 import { SeededNoise } from "../../../src/tensor/seeded-noise.js";
 import { Tensor } from "../../../src/tensor/tensor.js";
 import { hashedWeights } from "../unet3d/hashed-weights.js";
@@ -175,3 +175,52 @@ test("cache dir: the option, else VIDRD_CACHE_DIR, else ~/.cache/vidrd; specs mu
   assert.throws(() => canonicalJson({ options: { trainable: () => true } }), /spec\.options\.trainable is a function/);
   assert.throws(() => canonicalJson({ shapes: new Map() }), /spec\.shapes is a Map/);
 });
+
+test("a cold build reads each weight once, lazily; with a weightsId a hit reads none, and another id misses", async () => {
+  const { dir, done } = withTempDir();
+  try {
+    const reads = new Map<string, number>();
+    const entries = new Map<string, TensorEntry>();
+    for (const [name, t] of WEIGHTS) {
+      const read = () => (reads.set(name, (reads.get(name) ?? 0) + 1), t.clone());
+      entries.set(name, { dtype: t.dtype, storedDType: t.dtype, shape: t.shape, read });
+    }
+    const lazyWeights = new StateDict("counted", entries);
+    const cacheDir = join(dir, "cache");
+    const b = builder({ height: "H", width: "W" });
+    // emitted past a tiny threshold, so the entry has external data written one weight at a time
+    const opts = { cacheDir, session: { threads: 1 }, emit: { externalThreshold: 1000 }, weightsId: "hashed seed 3" };
+    const first = await loadCompiledModel(spec(), lazyWeights, b.build, opts);
+    assert.equal(first.hit, false);
+    assert.deepEqual(readdirSync(first.dir).sort(), ["manifest.json", "model.onnx", "model.onnx.data"]);
+    assert.ok(reads.size > 100);
+    assert.deepEqual([...reads].filter(([, n]) => n !== 1), [], "each weight read exactly once");
+    assert.deepEqual([...(await first.session.run(FEEDS)).eps!.data], await referenceEps());
+    await first.session.release();
+
+    reads.clear();
+    const second = await loadCompiledModel(spec(), lazyWeights, b.build, opts);
+    assert.equal(second.hit, true);
+    assert.equal(reads.size, 0, "a hit by weightsId reads no weight, not even to fingerprint it");
+    await second.session.release();
+    const other = await loadCompiledModel(spec(), lazyWeights, b.build, { ...opts, weightsId: "hashed seed 4" });
+    assert.equal(other.hit, false);
+    assert.notEqual(other.key, first.key);
+    await other.session.release();
+    await assert.rejects(loadCompiledModel(spec(), lazyWeights, b.build, { ...opts, weightsId: "" }), /weightsId must be a non-empty string, got ""/);
+  } finally {
+    done();
+  }
+});
+
+/** The tiny UNet's output on FEEDS, from weights in memory (no cache). */
+async function referenceEps(): Promise<number[]> {
+  const g = new Graph("reference");
+  buildUNet3D(g, CONFIG, { height: "H", width: "W" });
+  const s = await Session.fromGraph(g, { weights: WEIGHTS, threads: 1 });
+  try {
+    return Array.from((await s.run(FEEDS)).eps!.data as Float32Array);
+  } finally {
+    await s.release();
+  }
+}
