@@ -8,12 +8,12 @@
 //                                latents [1, 4, 8, 32, 32] (SD's 256 px), T = 50, a full GC after each clip;
 //                                the same ratio with V8's own GC timing is printed beside it (lazy_gc_ratio)
 
-import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { classifierFreeGuidance } from "../src/pipelines/guidance.js";
 import { constantPromptSource } from "../src/pipelines/prompt-schedule.js";
 import { LONG_VIDEO_STRATEGY_NAMES, generateLongVideo } from "../src/pipelines/long-video/registry.js";
+import { runBenchChild } from "./lib/child.js";
 import type { ClipShape, Denoiser, LongVideoRequest } from "../src/pipelines/types.js";
 import { SeededNoise } from "../src/tensor/seeded-noise.js";
 import { Tensor } from "../src/tensor/tensor.js";
@@ -115,21 +115,7 @@ interface ChildResult {
 }
 
 function runChild(frames: number, forceGc: boolean): Promise<ChildResult> {
-  return new Promise((done, fail) => {
-    const flags = forceGc ? ["--expose-gc"] : [];
-    const proc = spawn(process.execPath, [...flags, "--import", "tsx", THIS_FILE, CHILD_FLAG, String(frames), forceGc ? "gc" : "nogc"], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    proc.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    proc.stderr.on("data", (c: Buffer) => process.stderr.write(c));
-    proc.on("error", fail);
-    proc.on("close", (code) => {
-      try {
-        done(JSON.parse(out.trim().split("\n").pop() ?? "") as ChildResult);
-      } catch {
-        fail(new Error(`long-video child (${frames} frames) exited with status ${code} without a result`));
-      }
-    });
-  });
+  return runBenchChild<ChildResult>(THIS_FILE, [CHILD_FLAG, String(frames), forceGc ? "gc" : "nogc"], forceGc ? ["--expose-gc"] : []);
 }
 
 async function rssRatio(report: Report): Promise<void> {

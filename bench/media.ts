@@ -12,10 +12,10 @@
 import { readFileSync, rmSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { type RgbFrame, VideoWriter } from "../src/media/index.js";
 import { round } from "./lib/figures.js";
+import { runBenchChild } from "./lib/child.js";
 import type { Bench, Report } from "./lib/types.js";
 
 const SIZE = 256;
@@ -82,24 +82,10 @@ async function child(frames: number): Promise<ChildResult> {
   }
 }
 
-/** Runs one child to completion; its last stdout line is the result, its stderr is passed through. */
-function runChild(frames: number): Promise<ChildResult> {
-  return new Promise((done, fail) => {
-    const proc = spawn(process.execPath, ["--import", "tsx", THIS_FILE, CHILD_FLAG, String(frames)], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    proc.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    proc.stderr.on("data", (c: Buffer) => process.stderr.write(c));
-    proc.on("error", fail);
-    proc.on("close", (code) => {
-      try {
-        const r = JSON.parse(out.trim().split("\n").pop() ?? "") as ChildResult;
-        if (typeof r.peak_rss_mb === "number" && typeof r.seconds === "number") return done(r);
-      } catch {
-        // fall through: no result line
-      }
-      fail(new Error(`media bench child (${frames} frames) exited with status ${code} without a result`));
-    });
-  });
+async function runChild(frames: number): Promise<ChildResult> {
+  const r = await runBenchChild<ChildResult>(THIS_FILE, [CHILD_FLAG, String(frames)]);
+  if (typeof r.peak_rss_mb !== "number" || typeof r.seconds !== "number") throw new Error(`media bench child (${frames} frames) gave no result`);
+  return r;
 }
 
 async function run(report: Report): Promise<void> {

@@ -22,7 +22,6 @@
 // also the default for a model this size); VIDRD_BENCH_UNET_ARENA=1 / VIDRD_BENCH_UNET_MEM_PATTERN=1 turn
 // them on.
 
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -35,6 +34,7 @@ import { uniformTensor } from "./lib/data.js";
 import { comparedWith, round } from "./lib/figures.js";
 import { NOT_IMPORTABLE, PYTHON } from "./lib/pytorch.js";
 import { median } from "./lib/timing.js";
+import { runJsonChild } from "./lib/child.js";
 import type { Bench, Report } from "./lib/types.js";
 
 const SETUP = {
@@ -126,26 +126,14 @@ async function child(setup: Setup, cacheDir: string, expectHit: boolean): Promis
   return { build_s: buildS, forward_s: forward, peak_rss_mb: process.resourceUsage().maxRSS / 1024, hit };
 }
 
-/** Runs a child to completion; its last stdout line is the result, its stderr is passed through. */
-function runChild(command: string, args: string[]): Promise<ChildResult | string> {
-  return new Promise((done) => {
-    const proc = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    proc.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    proc.stderr.on("data", (c: Buffer) => process.stderr.write(c));
-    proc.on("error", (e: NodeJS.ErrnoException) => done(e.code === "ENOENT" ? NOT_IMPORTABLE : `${command} failed to start: ${e.message}`));
-    proc.on("close", (code) => {
-      const line = out.trim().split("\n").pop() ?? "";
-      try {
-        const r = JSON.parse(line) as ChildResult;
-        if (r.unavailable) return done(NOT_IMPORTABLE);
-        if (typeof r.build_s === "number" && Array.isArray(r.forward_s) && r.forward_s.length > 0) return done(r);
-      } catch {
-        // fall through: no result line
-      }
-      done(`${command} exited with status ${code} without a result`);
-    });
-  });
+/** Runs a child to completion: its result, NOT_IMPORTABLE, or why it gave none. */
+async function runChild(command: string, args: string[]): Promise<ChildResult | string> {
+  const r = await runJsonChild(command, args);
+  if (!r.ok) return r.notFound ? NOT_IMPORTABLE : r.reason;
+  const c = r.result as ChildResult;
+  if (c.unavailable) return NOT_IMPORTABLE;
+  if (typeof c.build_s === "number" && Array.isArray(c.forward_s) && c.forward_s.length > 0) return c;
+  return `${command} exited without a result`;
 }
 
 async function run(report: Report): Promise<void> {
