@@ -48,10 +48,15 @@ export const generateSchema = z
       .string()
       .regex(/^\d+(x\d+)?$/)
       .optional(),
-    /** Output frames per second; default the model's (8 for the embedded model). */
+    /** Output frames per second; default the model's (model_index.json "fps", else 4 as the authors). */
     fps: z.number().positive().max(240).optional(),
     /** Output file: .mp4, .webm, .gif, or a folder ending in .png for PNG frames; default video.mp4. */
     out: z.string().min(1).default("video.mp4"),
+    /**
+     * VAE decoding: "clip" runs the temporal decoder over each clip's frames; "per-frame" decodes frames
+     * alone, as the authors' pipeline does. Default: "per-frame" with --mode faithful, else "clip".
+     */
+    vaeDecoder: z.enum(["clip", "per-frame"]).optional(),
     /** A model folder (see vidrd info); default the embedded model. */
     model: z.string().min(1).optional(),
     threads: int(1, 1024).optional(),

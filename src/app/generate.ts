@@ -30,6 +30,7 @@ import {
 } from "../pipelines/index.js";
 import { SeededNoise } from "../tensor/seeded-noise.js";
 import type { Tensor } from "../tensor/tensor.js";
+import type { TemporalDecoderMode } from "../models/vae/index.js";
 import { OptionsError, parseSize, type GenerateSettings } from "./generate-options.js";
 import { embeddedModelDir } from "./embedded-model.js";
 import { VideoModel } from "./video-model.js";
@@ -154,7 +155,9 @@ export async function prepareGeneration(settings: GenerateSettings, hooks: Gener
     if (settings.promptSchedule) {
       let ranges;
       try {
-        ranges = promptRanges(readPromptSchedule(settings.promptSchedule), total, geometry);
+        // Entries without a negative prompt take --negative, as every clip of the authors' runs does.
+        const schedule = readPromptSchedule(settings.promptSchedule);
+        ranges = promptRanges({ ...schedule, negativePrompt: schedule.negativePrompt ?? settings.negative }, total, geometry);
       } catch (e) {
         throw new OptionsError(`--prompt-schedule ${settings.promptSchedule}: ${(e as Error).message}`);
       }
@@ -179,11 +182,22 @@ export async function prepareGeneration(settings: GenerateSettings, hooks: Gener
   }
 }
 
-/** Decodes each chunk with the temporal decoder over all its frames and writes the new ones. */
-export async function writeChunks(chunks: AsyncIterable<LatentChunk>, model: VideoModel, writer: VideoWriter, signal?: AbortSignal): Promise<void> {
+/** How the VAE decodes: as asked, else per frame in faithful mode (the authors' output), else over the clip. */
+export function vaeDecoderMode(settings: GenerateSettings): TemporalDecoderMode {
+  return settings.vaeDecoder ?? (settings.mode === "faithful" ? "per-frame" : "clip");
+}
+
+/** Decodes each chunk (with the temporal decoder over all its frames, unless per-frame) and writes the new ones. */
+export async function writeChunks(
+  chunks: AsyncIterable<LatentChunk>,
+  model: VideoModel,
+  writer: VideoWriter,
+  signal?: AbortSignal,
+  temporalDecoder: TemporalDecoderMode = "clip",
+): Promise<void> {
   for await (const chunk of chunks) {
     if (signal?.aborted) throw new AbortedError();
-    const pixels: Tensor = await model.decode(chunk.latents); // [1, 3, n, H, W]
+    const pixels: Tensor = await model.decode(chunk.latents, temporalDecoder); // [1, 3, n, H, W]
     let f = 0;
     for (const frame of tensorToFrames(pixels)) {
       if (f >= chunk.emitStart && f < chunk.emitEnd) await writer.write(frame);
@@ -232,10 +246,10 @@ export async function generateVideo(settings: GenerateSettings, hooks: GenerateH
         seed: settings.seed,
         strategy: settings.strategy,
         model: modelDir,
-        extra: { steps, guidance: settings.guidance, negative: settings.negative, ...(strategyOptions(settings) as Record<string, string | number | boolean>) },
+        extra: { steps, guidance: settings.guidance, negative: settings.negative, vae_decoder: vaeDecoderMode(settings), ...(strategyOptions(settings) as Record<string, string | number | boolean>) },
       },
     });
-    const result = await writeVideo(writer, () => writeChunks(strategy.generate(counted, options as never), model, writer, hooks.signal));
+    const result = await writeVideo(writer, () => writeChunks(strategy.generate(counted, options as never), model, writer, hooks.signal, vaeDecoderMode(settings)));
     return {
       out: result.path,
       sidecar: result.sidecar,

@@ -1,6 +1,8 @@
 // diffusers' scheduler/scheduler_config.json -> our SchedulerConfig. Only fields that change sampling are
-// read; a setting we do not implement (clip_sample, thresholding, another sampler class) is refused by
-// name rather than silently ignored, because it would change the video.
+// read; a setting we do not implement (clip_sample, thresholding) is refused by name rather than silently
+// ignored, because it would change the video. The sampler: a class we implement is kept; any other
+// (SD 2.1-base ships PNDMScheduler) becomes DDIM over the same betas, which is what the authors do
+// (DDIMScheduler.from_pretrained on SD's scheduler folder ignores its class).
 
 import { resolveSchedulerConfig, type SchedulerConfig, type SchedulerName } from "../schedulers/config.js";
 
@@ -36,11 +38,8 @@ export function schedulerConfigFromJson(json: unknown): SchedulerConfig {
   const j = json as Record<string, unknown>;
   const config: Record<string, unknown> = {};
   const cls = j._class_name;
-  if (cls !== undefined) {
-    const name = typeof cls === "string" ? CLASS_NAMES[cls] : undefined;
-    if (!name) throw new RangeError(`_class_name is ${JSON.stringify(cls)}; allowed: ${Object.keys(CLASS_NAMES).join(", ")}`);
-    config.name = name;
-  }
+  if (cls !== undefined && typeof cls !== "string") throw new RangeError(`_class_name is ${JSON.stringify(cls)}; allowed: a class name`);
+  config.name = (typeof cls === "string" ? CLASS_NAMES[cls] : undefined) ?? "ddim";
   for (const [field, off] of MUST_BE) {
     if (j[field] !== undefined && j[field] !== off) throw new RangeError(`${field} is ${JSON.stringify(j[field])}; allowed: ${JSON.stringify(off)} (vidrd does not implement it)`);
   }

@@ -8,7 +8,8 @@
 //   <dir>/text_encoder/  config.json + weights
 //   <dir>/tokenizer/     tokenizer.json, or vocab.json + merges.txt (+ tokenizer_config.json)
 //   <dir>/scheduler/     scheduler_config.json (optional: VidRD's DDIM defaults otherwise)
-//   <dir>/model_index.json  optional; "clip_frames" (N, default 8) and "fps" (default 8) when present
+//   <dir>/model_index.json  optional; "clip_frames" (N, default 8) and "fps" (default 4, the authors'
+//                           output rate) when present
 //
 // Each network is compiled once to ONNX and kept in the compiled-model cache (models/compiled), so the
 // second start of the same model skips building and reading the weights. Sessions are made on first use.
@@ -19,7 +20,7 @@ import type { Graph } from "../graph/graph.js";
 import { clipTextConfigFromJson, clipTextEncoderGraph, ClipTokenizer, type ClipTextConfig, type ClipTruncation } from "../models/clip/index.js";
 import { loadCompiledModel, type CompiledModel } from "../models/compiled/index.js";
 import { buildUNet3D, parseUNet3DConfig, type UNet3DConfig } from "../models/unet3d/index.js";
-import { buildVaeDecoderGraph, buildVaeEncoderGraph, vaeConfigFromJson, vaeSpatialFactor, type VaeConfig } from "../models/vae/index.js";
+import { buildVaeDecoderGraph, buildVaeEncoderGraph, vaeConfigFromJson, vaeSpatialFactor, type TemporalDecoderMode, type VaeConfig } from "../models/vae/index.js";
 import { openWeights, type OpenedWeights } from "../models/weights/index.js";
 import type { Device } from "../runtime/index.js";
 import type { SchedulerConfig } from "../schedulers/config.js";
@@ -79,7 +80,7 @@ function openPart(dir: string, part: "unet" | "vae" | "text_encoder", dtype: "fl
 export class VideoModel {
   private unet: Promise<CompiledModel> | null = null;
   private text: Promise<CompiledModel> | null = null;
-  private decoder: Promise<CompiledModel> | null = null;
+  private readonly decoders = new Map<TemporalDecoderMode, Promise<CompiledModel>>();
   private encoder: Promise<CompiledModel> | null = null;
 
   private constructor(
@@ -107,7 +108,7 @@ export class VideoModel {
     if (typeof index !== "object" || index === null || Array.isArray(index)) throw new ModelFolderError(`${join(root, "model_index.json")}: expected a JSON object`);
     const indexJson = index as Record<string, unknown>;
     const clipFrames = positiveIntegerField(indexJson, "clip_frames", 8, join(root, "model_index.json"));
-    const fps = positiveIntegerField(indexJson, "fps", 8, join(root, "model_index.json"));
+    const fps = positiveIntegerField(indexJson, "fps", 4, join(root, "model_index.json"));
     const parse = <T>(label: string, f: () => T): T => {
       try {
         return f();
@@ -180,12 +181,20 @@ export class VideoModel {
     return out.last_hidden_state!;
   }
 
-  /** Latents [B, C, F, h, w] (diffusion space) -> frames [B, 3, F, H, W] in [-1, 1], temporal decoder over F. */
-  async decode(latents: Tensor): Promise<Tensor> {
-    this.decoder ??= this.compile("vae_decoder", "vae", this.vaeConfig, { temporalDecoder: "clip" }, (g) => {
-      buildVaeDecoderGraph(this.vaeConfig, { temporalDecoder: "clip", dtype: this.options.dtype }, g);
-    });
-    const { session } = await this.decoder;
+  /**
+   * Latents [B, C, F, h, w] (diffusion space) -> frames [B, 3, F, H, W] in [-1, 1]. "clip" (default) runs
+   * the temporal decoder over the F frames; "per-frame" decodes each frame alone, as the authors' pipeline
+   * does (it passes the default of 1 frame, so their temporal layers never act).
+   */
+  async decode(latents: Tensor, temporalDecoder: TemporalDecoderMode = "clip"): Promise<Tensor> {
+    let decoder = this.decoders.get(temporalDecoder);
+    if (!decoder) {
+      decoder = this.compile("vae_decoder", "vae", this.vaeConfig, { temporalDecoder }, (g) => {
+        buildVaeDecoderGraph(this.vaeConfig, { temporalDecoder, dtype: this.options.dtype }, g);
+      });
+      this.decoders.set(temporalDecoder, decoder);
+    }
+    const { session } = await decoder;
     return (await session.run({ latents })).frames!;
   }
 
@@ -199,7 +208,7 @@ export class VideoModel {
   }
 
   async release(): Promise<void> {
-    for (const p of [this.unet, this.text, this.decoder, this.encoder]) if (p) await (await p).session.release();
+    for (const p of [this.unet, this.text, ...this.decoders.values(), this.encoder]) if (p) await (await p).session.release();
     for (const w of Object.values(this.weights)) w.stateDict.close();
   }
 }

@@ -7,6 +7,7 @@ import { ModelFolderError, VideoModel } from "../../src/app/video-model.js";
 import { Graph } from "../../src/graph/graph.js";
 import { buildUNet3D, parseUNet3DConfig, unet3dParamShapes } from "../../src/models/unet3d/index.js";
 import { Session } from "../../src/runtime/index.js";
+import { frameSlice } from "../../src/tensor/frames.js";
 import { SeededNoise } from "../../src/tensor/seeded-noise.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { hashedWeights } from "../models/unet3d/hashed-weights.js";
@@ -70,6 +71,34 @@ test("the denoiser equals the UNet graph run directly on the folder's weights (i
     assert.ok(worst < 1e-4, `max abs difference ${worst}`);
   } finally {
     await direct.release();
+    await model.release();
+  }
+});
+
+test("per-frame decoding (the authors' pipeline) equals decoding each frame as a one-frame clip; clip decoding differs", async () => {
+  const model = VideoModel.open(modelDir, { cacheDir: join(root, "cache"), threads: 1 });
+  try {
+    const z = randn([1, 4, 3, 4, 4], 4);
+    const perFrame = await model.decode(z, "per-frame");
+    const clip = await model.decode(z, "clip");
+    const plane = 3 * 8 * 8;
+    let worst = 0;
+    let clipDiff = 0;
+    for (let f = 0; f < 3; f++) {
+      const alone = await model.decode(frameSlice(z, f, f + 1), "clip"); // F = 1: temporal layers are identities
+      const a = alone.data as Float32Array;
+      for (let c = 0; c < 3; c++) {
+        for (let p = 0; p < 64; p++) {
+          const i = c * 3 * 64 + f * 64 + p; // [1, 3, F, 8, 8]
+          worst = Math.max(worst, Math.abs((perFrame.data as Float32Array)[i]! - a[c * 64 + p]!));
+          clipDiff = Math.max(clipDiff, Math.abs((clip.data as Float32Array)[i]! - a[c * 64 + p]!));
+        }
+      }
+    }
+    assert.ok(worst < 1e-5, `per-frame vs one-frame decode: ${worst}`);
+    assert.ok(clipDiff > 1e-3, `the temporal decoder should act over 3 frames (max difference ${clipDiff})`);
+    assert.equal(perFrame.size, 3 * plane);
+  } finally {
     await model.release();
   }
 });
