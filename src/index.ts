@@ -16,3 +16,4 @@ export * from "./pipelines/index.js";
 export * from "./media/index.js";
 export * from "./data/world/index.js";
 export * from "./eval/index.js";
+export * from "./app/index.js";

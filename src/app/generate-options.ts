@@ -50,7 +50,7 @@ export const generateSchema = z
       .optional(),
     /** Output frames per second; default the model's (model_index.json "fps", else 4 as the authors). */
     fps: z.number().positive().max(240).optional(),
-    /** Output file: .mp4, .webm, .gif, or a folder ending in .png for PNG frames; default video.mp4. */
+    /** Output: .mp4, .webm, .gif, .png (a contact sheet of the frames), or a folder path ending in "/" for PNG frames; default video.mp4. */
     out: z.string().min(1).default("video.mp4"),
     /**
      * VAE decoding: "clip" runs the temporal decoder over each clip's frames; "per-frame" decodes frames
@@ -94,7 +94,7 @@ const ALLOWED: Partial<Record<keyof GenerateSettings, string>> = {
   fps: "a number in (0, 240]",
   threads: "an integer in [1, 1024]",
   prompt: "a non-empty text",
-  out: "a file path ending in .mp4, .webm, .gif or .png",
+  out: 'a file path ending in .mp4, .webm, .gif or .png (contact sheet), or a folder path ending in "/" (PNG frames)',
   model: "a model folder",
   promptSchedule: "a JSON file path",
 };
@@ -128,7 +128,7 @@ export function resolveGenerateSettings(raw: Record<string, unknown>, source = "
   }
   const s = parsed.data;
   if (s.frames !== undefined && s.clips !== undefined) throw new OptionsError("--frames and --clips were both given; allowed: one of them");
-  const ext = OUTPUT_EXTENSIONS.find((e) => s.out.toLowerCase().endsWith(e));
+  const ext = OUTPUT_EXTENSIONS.find((e) => s.out.toLowerCase().endsWith(e)) ?? (/[/\\]$/.test(s.out) ? "/" : undefined);
   if (!ext) throw new OptionsError(`--out is ${JSON.stringify(s.out)}; allowed: ${ALLOWED.out}`);
   for (const [field, strategies] of Object.entries(STRATEGY_FIELDS)) {
     if (s[field as keyof GenerateSettings] !== undefined && !strategies.includes(s.strategy)) {

@@ -7,7 +7,7 @@
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { VideoWriter, tensorToFrames, type VideoWriteResult } from "../media/index.js";
+import { VideoWriter, locateFfmpeg, tensorToFrames, type VideoWriteResult } from "../media/index.js";
 import {
   AbortedError,
   LONG_VIDEO_STRATEGIES,
@@ -117,6 +117,8 @@ export function asFlagMessage(message: string): string {
 }
 
 export interface PreparedGeneration {
+  /** The settings with the model-dependent defaults filled in (vidrd's overlap on a short-clip model). */
+  settings: GenerateSettings;
   model: VideoModel;
   request: LongVideoRequest;
   width: number;
@@ -127,17 +129,20 @@ export interface PreparedGeneration {
 }
 
 /** Everything up to the first denoiser call: model, size, prompts, guidance, request; all options checked. */
-export async function prepareGeneration(settings: GenerateSettings, hooks: GenerateHooks, continuing = false): Promise<PreparedGeneration> {
-  checkOutputPath(settings.out);
-  const modelDir = resolveModelDir(settings.model);
+export async function prepareGeneration(input: GenerateSettings, hooks: GenerateHooks, continuing = false): Promise<PreparedGeneration> {
+  checkOutputPath(input.out);
+  const modelDir = resolveModelDir(input.model);
   const model = VideoModel.open(modelDir, {
-    dtype: settings.dtype,
-    threads: settings.threads,
-    device: settings.device,
+    dtype: input.dtype,
+    threads: input.threads,
+    device: input.device,
     onTruncate: (t) => hooks.onWarning?.(`prompt ${t.message}`),
   });
   try {
     const N = model.clipFrames;
+    // vidrd's default overlap (4, for the authors' N = 8) cannot apply to a model of N <= 4 frames: half the clip does.
+    const settings =
+      input.strategy === "vidrd" && input.overlap === undefined && N <= VIDRD_DEFAULTS.overlap ? { ...input, overlap: Math.floor(N / 2) } : input;
     const { width, height } = settings.size ? parseSize(settings.size) : { width: model.defaultSize, height: model.defaultSize };
     const multiple = model.spatialFactor * 2 ** (model.unetConfig.blockOutChannels.length - 1);
     if (width % multiple !== 0 || height % multiple !== 0 || width < multiple || height < multiple) {
@@ -175,7 +180,7 @@ export async function prepareGeneration(settings: GenerateSettings, hooks: Gener
       onProgress: hooks.onProgress,
       signal: hooks.signal,
     };
-    return { model, request, width, height, fps: settings.fps ?? model.fps, steps, modelDir };
+    return { settings, model, request, width, height, fps: settings.fps ?? model.fps, steps, modelDir };
   } catch (e) {
     await model.release();
     throw e;
@@ -218,10 +223,55 @@ export async function writeVideo(writer: VideoWriter, produce: () => Promise<voi
   return writer.close();
 }
 
-export async function generateVideo(settings: GenerateSettings, hooks: GenerateHooks = {}): Promise<GenerateResult> {
-  const strategy = LONG_VIDEO_STRATEGIES[settings.strategy];
-  const prepared = await prepareGeneration(settings, hooks);
-  const { model, request, width, height, fps, steps, modelDir } = prepared;
+/** The output writer, with the run's settings in the container's metadata and the sidecar. */
+export function openOutput(prepared: PreparedGeneration, extra: Readonly<Record<string, string | number | boolean>> = {}): Promise<VideoWriter> {
+  const { settings, width, height, fps, steps, modelDir } = prepared;
+  return VideoWriter.open(settings.out, {
+    fps,
+    width,
+    height,
+    metadata: {
+      prompt: settings.prompt,
+      seed: settings.seed,
+      strategy: settings.strategy,
+      model: modelDir,
+      extra: {
+        steps,
+        guidance: settings.guidance,
+        negative: settings.negative,
+        vae_decoder: vaeDecoderMode(settings),
+        ...(strategyOptions(settings) as Record<string, string | number | boolean>),
+        ...extra,
+      },
+    },
+  });
+}
+
+/** What a finished (or stopped) run reports. */
+export function generateResult(prepared: PreparedGeneration, written: VideoWriteResult, evaluations: number): GenerateResult {
+  const { settings, width, height, fps, steps, modelDir } = prepared;
+  return {
+    out: written.path,
+    sidecar: written.sidecar,
+    format: written.format,
+    frames: written.frames,
+    complete: written.complete,
+    width,
+    height,
+    fps,
+    seed: settings.seed,
+    strategy: settings.strategy,
+    steps,
+    model: modelDir,
+    evaluations,
+  };
+}
+
+export async function generateVideo(input: GenerateSettings, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+  locateFfmpeg(); // the writer needs it: say so before the model is loaded
+  const strategy = LONG_VIDEO_STRATEGIES[input.strategy];
+  const prepared = await prepareGeneration(input, hooks);
+  const { model, request, settings } = prepared;
   try {
     const options = strategyOptions(settings);
     try {
@@ -237,34 +287,9 @@ export async function generateVideo(settings: GenerateSettings, hooks: GenerateH
         hooks.onProgress?.(p);
       },
     };
-    const writer = await VideoWriter.open(settings.out, {
-      fps,
-      width,
-      height,
-      metadata: {
-        prompt: settings.prompt,
-        seed: settings.seed,
-        strategy: settings.strategy,
-        model: modelDir,
-        extra: { steps, guidance: settings.guidance, negative: settings.negative, vae_decoder: vaeDecoderMode(settings), ...(strategyOptions(settings) as Record<string, string | number | boolean>) },
-      },
-    });
-    const result = await writeVideo(writer, () => writeChunks(strategy.generate(counted, options as never), model, writer, hooks.signal, vaeDecoderMode(settings)));
-    return {
-      out: result.path,
-      sidecar: result.sidecar,
-      format: result.format,
-      frames: result.frames,
-      complete: result.complete,
-      width,
-      height,
-      fps,
-      seed: settings.seed,
-      strategy: settings.strategy,
-      steps,
-      model: modelDir,
-      evaluations,
-    };
+    const writer = await openOutput(prepared);
+    const written = await writeVideo(writer, () => writeChunks(strategy.generate(counted, options as never), model, writer, hooks.signal, vaeDecoderMode(settings)));
+    return generateResult(prepared, written, evaluations);
   } finally {
     await model.release();
   }

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, rm
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSafetensors } from "../io/index.js";
+import { formatBytes } from "./format.js";
 import { ITEM_SIZE, type DType } from "../tensor/tensor.js";
 import {
   MODEL_PARTS,
@@ -151,13 +152,3 @@ function summary(input: string, outDir: string, opened: OpenedWeights, part: Mod
   return `${lines.join("\n")}\n`;
 }
 
-function formatBytes(n: number): string {
-  const units = ["bytes", "KiB", "MiB", "GiB"];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(2)} ${units[i]}`;
-}

@@ -3,7 +3,11 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { runBench } from "./bench.js";
 import { runConvert } from "./convert.js";
+import { runExtend } from "./extend.js";
+import { runGenerate } from "./generate.js";
+import { runInfo } from "./info.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -12,25 +16,39 @@ const HELP = `vidrd ${pkg.version}: long, smooth videos from text with Reuse and
 Usage: vidrd <command> [options]
 
 Commands:
-  help             show this help
+  generate         a video from a prompt: vidrd generate "<prompt>" [--clips K] [--out video.mp4] ...
+  extend           continue a video: vidrd extend <video> "<prompt>" [--clips K] [--out longer.mp4] ...
+  info             what a model folder or weights file holds: configs, parameter counts, sizes
   convert          model weights (.pth, .ckpt, .bin, safetensors, diffusers folder) -> safetensors folder
+  bench            run the benchmarks (from a clone of the repository)
+  help [command]   show this help, or a command's
 
 Options:
   -h, --help       show this help
   -v, --version    print the version
 
-Run "vidrd <command> --help" for a command's options. Generation, training, data and evaluation
-commands come with the layers they drive; the library API (import from "vidrd") exposes the models,
-the graph IR and autodiff, the trainer, the runtime, tensors, noise and weight I/O today.
+Run "vidrd <command> --help" for a command's options. Without --model, generate and extend use the
+embedded model. The library API (import from "vidrd") does all of this and more: the models, pipelines,
+media I/O, the trainer, the graph IR and autodiff, the runtime, tensors and noise.
 `;
 
 /** Subcommands with their own flags: each gets the arguments after its name and returns an exit code. */
-const SUBCOMMANDS: Record<string, (argv: string[]) => number> = { convert: runConvert };
+const SUBCOMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
+  generate: runGenerate,
+  extend: runExtend,
+  info: runInfo,
+  convert: runConvert,
+  bench: runBench,
+};
 const COMMANDS = ["help", ...Object.keys(SUBCOMMANDS)];
+const subcommand = (name: string | undefined) => (name !== undefined && Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined);
 
-export function main(argv: readonly string[]): number {
-  const sub = argv[0] !== undefined ? SUBCOMMANDS[argv[0]] : undefined;
+export function main(argv: readonly string[]): number | Promise<number> {
+  const sub = subcommand(argv[0]);
   if (sub) return sub(argv.slice(1));
+  // "vidrd help generate" is "vidrd generate --help"
+  const helped = argv[0] === "help" && argv.length === 2 ? subcommand(argv[1]) : undefined;
+  if (helped) return helped(["--help"]);
   let parsed;
   try {
     parsed = parseArgs({
@@ -57,4 +75,4 @@ export function main(argv: readonly string[]): number {
   return 2;
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

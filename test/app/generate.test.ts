@@ -68,6 +68,13 @@ test("an abort after the first clip leaves a valid, shorter video", async () => 
   assert.equal((await probeVideo(out, { countFrames: true })).frameCount, 4);
 });
 
+test("a folder path writes PNG frames; on a 4-frame model vidrd's overlap defaults to half the clip", async () => {
+  const out = join(root, "frames") + "/";
+  const r = await generateVideo(resolveGenerateSettings({ ...base, overlap: undefined, model, clips: 2, out }));
+  assert.equal(r.frames, 4 + 2);
+  assert.equal(readdirSync(out).filter((n) => n.endsWith(".png")).length, 6);
+});
+
 test("options the model cannot take fail before any work, naming the flag, and leave no file", async () => {
   const out = join(root, "bad.mp4");
   await assert.rejects(
