@@ -1,5 +1,12 @@
 // Recorded noise: a safetensors file holding one tensor per randn() draw, so a generation can be
 // replayed bit for bit (or fed noise recorded from another implementation, e.g. a PyTorch run).
+//
+// Each tensor must be what randn() returns here: standard normals z, in the shape and order asked. Noise
+// recorded from another implementation fits only where it drew the same: a draw made there as
+// torch.normal(0, std) is std * z and must be stored divided by std (the VidRD authors' PNS noise:
+// draw / 0.2425 at r = 4); a draw of a batch of prompts holds every prompt's noise, and replaying one
+// prompt at batch 1 needs that prompt's slice. src/pipelines/long-video/vidrd.ts lists vidrd's draws and
+// these caveats for the authors' code.
 
 import type { NoiseSource } from "../tensor/noise.js";
 import { Tensor } from "../tensor/tensor.js";

@@ -14,7 +14,16 @@ import { Tensor, numel } from "../tensor/tensor.js";
 import type { Conditioning, Denoiser, NoisePredictor, PromptConditioning } from "./types.js";
 
 export interface GuidanceOptions {
-  /** s in eps = u + s (c - u). A finite number >= 0: 0 unconditional, 1 no guidance (one unbatched call with the prompt), > 1 guided. Default 10 (VIDRD.md section 2). */
+  /**
+   * s in eps = u + s (c - u). A finite number >= 0: 0 unconditional (eps = u), 1 no guidance (one
+   * unbatched call with the prompt), anything else guided. Default 10 (VIDRD.md section 2).
+   *
+   * Intended difference from the authors' pipeline (and diffusers'): they guide only when the scale is
+   * above 1 (`do_classifier_free_guidance = guidance_scale > 1.0`) and otherwise make one prompt-only
+   * call, eps = c, for every scale <= 1. Here a scale in (0, 1) is applied as written, interpolating
+   * between u and c (weakened guidance), and 0 gives u; only 1 gives the authors' prompt-only call.
+   * Above 1 (theirs is 10) the two agree.
+   */
   scale?: number;
   /** phi of Lin et al. 2023 eq. 16: how much of the std-rescaled prediction to blend in. In [0, 1]; default 0 (off). */
   rescale?: number;

@@ -1,6 +1,11 @@
 // One clip of N frames from text: starting noise z_T, then the sampler's loop with a guided noise
 // predictor (types.ts in src/schedulers shows the loop). `denoiseClip` is the loop alone, with a hook
 // before every step, so strategies that edit latents mid-loop (vidrd's staged guidance, DSG) share it.
+//
+// A stochastic step (DDPM, DDIM with eta > 0) draws its noise for the clip as one [B, C, F, H, W] tensor
+// by default. Pipelines that fold the frames into the batch before the scheduler step (diffusers' image
+// schedulers fed [B*F, C, H, W], as the VidRD authors' pipeline does) draw in (b, f, c, h, w) order
+// instead; stepNoiseLayout "frame-batch" reproduces that order, so a recording of theirs replays.
 
 import { createScheduler, type SchedulerState } from "../schedulers/create.js";
 import type { SchedulerConfig } from "../schedulers/config.js";
@@ -31,6 +36,44 @@ export function startingNoise(noise: NoiseSource, shape: readonly number[], init
   return new Tensor("float32", z, shape);
 }
 
+/**
+ * How a stochastic step's noise is drawn: "clip", one draw of the latent shape [B, C, F, H, W]; or
+ * "frame-batch", one draw of [B*F, C, H, W] (the frames folded into the batch, frame-major within each
+ * batch element) permuted to [B, C, F, H, W]. Both are standard normals; they differ in which drawn value
+ * lands on which element, which matters only when reproducing another implementation's run (replayed noise).
+ */
+export type StepNoiseLayout = "clip" | "frame-batch";
+export const STEP_NOISE_LAYOUTS: readonly StepNoiseLayout[] = ["clip", "frame-batch"];
+
+/**
+ * A NoiseSource for "frame-batch" step noise: asked for [B, C, F, H, W], it draws [B*F, C, H, W] from
+ * `noise` (element (b*F + f, c, h, w)) and returns it as [B, C, F, H, W] (element (b, c, f, h, w)): the
+ * torch `x.reshape(B, F, C, H, W).permute(0, 2, 1, 3, 4)` of the draw. Shapes of another rank pass through.
+ */
+export function frameBatchNoise(noise: NoiseSource): NoiseSource {
+  return {
+    randn(shape: readonly number[]): Float32Array {
+      if (shape.length !== 5) return noise.randn(shape);
+      const [B, C, F, H, W] = shape as [number, number, number, number, number];
+      const drawn = noise.randn([B * F, C, H, W]);
+      const plane = H * W;
+      if (drawn.length !== B * C * F * plane) {
+        throw new Error(`noise.randn gave ${drawn.length} values for [${B * F}, ${C}, ${H}, ${W}]; expected ${B * C * F * plane}`);
+      }
+      const out = new Float32Array(drawn.length);
+      for (let b = 0; b < B; b++) {
+        for (let f = 0; f < F; f++) {
+          for (let c = 0; c < C; c++) {
+            const from = ((b * F + f) * C + c) * plane;
+            out.set(drawn.subarray(from, from + plane), ((b * C + c) * F + f) * plane);
+          }
+        }
+      }
+      return out;
+    },
+  };
+}
+
 export interface DenoiseClipArgs {
   scheduler: Scheduler<SchedulerState>;
   predictor: NoisePredictor;
@@ -39,6 +82,8 @@ export interface DenoiseClipArgs {
   start: Tensor;
   /** Where stochastic steps (DDPM, DDIM eta > 0) draw; deterministic samplers draw nothing. */
   noise: NoiseSource;
+  /** The order stochastic steps draw their noise in (StepNoiseLayout); default "clip". */
+  stepNoiseLayout?: StepNoiseLayout;
   /**
    * Called before the model call of step i with the latents z_i about to enter it; what it returns
    * enters instead (same shape). vidrd overwrites overlap frames here and stores hist[i].
@@ -56,6 +101,9 @@ export async function denoiseClip(args: DenoiseClipArgs): Promise<Tensor<"float3
   if (args.start.dtype !== "float32" || shape.length !== 5) {
     throw new RangeError(`start is ${args.start.describe()}; allowed: float32 [B, C, N, H, W]`);
   }
+  const layout = args.stepNoiseLayout ?? "clip";
+  if (!STEP_NOISE_LAYOUTS.includes(layout)) throw new RangeError(`stepNoiseLayout is ${JSON.stringify(layout)}; allowed: ${STEP_NOISE_LAYOUTS.join(", ")}`);
+  const stepNoise = layout === "frame-batch" ? frameBatchNoise(noise) : noise;
   let z = args.start as Tensor<"float32">;
   let state = scheduler.initialState();
   for (let i = 0; i < scheduler.timesteps.length; i++) {
@@ -69,7 +117,7 @@ export async function denoiseClip(args: DenoiseClipArgs): Promise<Tensor<"float3
     if (eps.dtype !== "float32" || !sameShape(eps.shape, shape)) {
       throw new Error(`the noise predictor returned ${eps.describe()} at step ${i}; expected float32[${shape.join(", ")}], the shape of z`);
     }
-    const out = scheduler.step({ stepIndex: i, modelOutput: eps.data as Float32Array, sample: z.data, state, noise, shape });
+    const out = scheduler.step({ stepIndex: i, modelOutput: eps.data as Float32Array, sample: z.data, state, noise: stepNoise, shape });
     state = out.state;
     z = new Tensor("float32", out.prevSample, shape);
     args.onEvaluated?.(i);

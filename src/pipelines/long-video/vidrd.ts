@@ -17,6 +17,30 @@
 // Which frames are output: "faithful" (the authors' pipeline) emits all N frames of every clip, N K in
 // all, so the M overlap frames appear twice, mirrored; "default" emits the N - M new frames of every
 // clip after the first, N + (K - 1)(N - M) in all, and yields the whole clip as decoder context.
+//
+// Random draws, in order. "faithful" draws as the authors' pipeline does: clip 0's z_T as N draws of
+// [B, C, 1, H, W] (their randn_progressive with noise_alpha 0); each continuation clip's PNS noise as one
+// [B, C, N, H, W]; and each stochastic step (DDIM with eta > 0, DDPM) as one [B*N, C, H, W] permuted to
+// [B, C, N, H, W] (denoiseClip's stepNoiseLayout "frame-batch"), because they reshape the latents to
+// [B*N, C, H, W] before scheduler.step, so diffusers draws the variance noise in (b, f, c, h, w) order.
+// "default" draws clip 0's z_T and every step's noise as one [B, C, N, H, W].
+//
+// Deliberate difference from the authors (model/pipeline.py, the clip loop): PNS's fresh draw is
+// multiplied by the sampler's initNoiseSigma (pastDependentNoise's `sigma`), so the new frames start at
+// the sampler's scale, as hist_prev[0] does; the authors add the draw unscaled. The two are identical for
+// DDIM, DDPM and DPM-Solver++ (sigma = 1; the authors ran DDIM); with Euler (sigma about sigma_max, > 10
+// for SD's schedule) unscaled fresh noise would start the new frames far below the sampler's noise level.
+//
+// Replaying noise recorded from the authors' code (ReplayNoise, src/io/replay-noise.ts), two caveats:
+//   - their PNS noise is torch.normal(0, 1 / sqrt(1 + r^2)) (model/utils.py randn_base), which returns
+//     std * z for z the next standard normals of the randn stream; here the fresh draw is z itself and the
+//     weight is applied after. A recording from their code must store z = draw / (1 / sqrt(1 + r^2)), i.e.
+//     draw / 0.2425 at r = 4 (equal to z up to float32 rounding), or the new frames are weighted twice.
+//   - their evaluator (model/model.py) samples batch_size = 4 prompts at once from one generator per
+//     worker (seeded seed + rank, and run on from batch to batch), so each draw is [4, C, ...] and a
+//     prompt's noise is its slice of it: it depends on the batch it ran in and on every draw before. To
+//     replay one prompt at B = 1, record that prompt's slice of each draw (for the frame-batch step noise,
+//     rows b*N .. b*N + N - 1 of [4*N, C, H, W]); a run of theirs with that prompt alone draws other noise.
 
 import type { SchedulerState } from "../../schedulers/create.js";
 import type { Scheduler } from "../../schedulers/types.js";
@@ -82,7 +106,8 @@ export function stagedGuidanceSteps(overlap: number, steps: number, g: number): 
 /**
  * FNR and PNS: the starting noise of a continuation clip from hist_prev[0] (the previous start, reversed)
  * and fresh standard normals `fresh` of the whole clip shape, of which the last N - M frames are used.
- * `sigma` scales the fresh noise to the sampler's start (hist_prev[0] is already at that scale).
+ * `sigma` scales the fresh noise to the sampler's start (hist_prev[0] is already at that scale); the
+ * authors never scale it, the same for their DDIM (sigma = 1); see the header.
  */
 export function pastDependentNoise(previousStartReversed: Tensor, fresh: Float32Array, overlap: number, r: number, sigma: number): Tensor<"float32"> {
   const [B, C, N, H, W] = previousStartReversed.shape;
@@ -212,6 +237,8 @@ async function* generate(request: LongVideoRequest, options: VidrdOptions): Asyn
       prompt,
       start,
       noise,
+      // the authors step [B*N, C, H, W]: stochastic samplers draw in that order (see the header)
+      stepNoiseLayout: o.mode === "faithful" ? "frame-batch" : "clip",
       signal,
       beforeStep: (i, z) => {
         const guided = continuing ? stagedGuidance(z, history[i]!, i, M, steps, o.stagedGuidance) : z;

@@ -5,6 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createScheduler } from "../../../src/schedulers/create.js";
 import { SeededNoise } from "../../../src/tensor/seeded-noise.js";
 import { constantPromptSource } from "../../../src/pipelines/prompt-schedule.js";
 import { AbortedError } from "../../../src/pipelines/long-video/common.js";
@@ -15,6 +16,7 @@ import {
   type VidrdOptions,
 } from "../../../src/pipelines/long-video/vidrd.js";
 import type { LongVideoRequest, Progress } from "../../../src/pipelines/types.js";
+import { Tensor } from "../../../src/tensor/tensor.js";
 import { type Call, ShapeRecorder, TINY_CLIP, assembleFrames, collect, frameAll, mixingPredictor, promptOf } from "../helpers.js";
 
 const T = 50;
@@ -105,6 +107,45 @@ test("DSG: overlap frame f follows the previous clip's reversed path for exactly
   }
 });
 
+test("DSG reads the previous clip's inputs after its own DSG (hist[i] stored after DSG): N = 8, M = 6 and N = 5, M = 3", async () => {
+  // With M > N / 2, clip 2's overlap frame f reads clip 1's frame N - 1 - f, which for N - 1 - f < M is an
+  // overlap frame that clip 1's DSG itself overwrote. So clip 2's guided input must be clip 1's input as
+  // the model saw it (after DSG), not clip 1's pre-DSG latents (the scheduler's output of step i - 1).
+  // M = 4, N = 8 cannot tell: frames 4 .. 7 of a clip are never overwritten.
+  const cases = [
+    // i < (M - f) (T / M) g, T = 50, g = 0.4: i < 20, 16.7, 13.3, 10, 6.7, 3.3 and i < 20, 13.3, 6.7
+    { n: 8, m: 6, counts: [20, 17, 14, 10, 7, 4], edited: 3 + 6 + 6 + 3 },
+    { n: 5, m: 3, counts: [20, 14, 7], edited: 6 },
+  ];
+  const scheduler = createScheduler({ steps: T });
+  const eps = mixingPredictor();
+  for (const { n, m, counts, edited } of cases) {
+    assert.deepEqual(stagedGuidanceSteps(m, T, 0.4), counts);
+    const { request, calls } = setup({ clip: { ...TINY_CLIP, frames: n }, length: { clips: 3 } });
+    await collect(vidrdStrategy.generate(request, { overlap: m, stagedGuidance: 0.4 }));
+    assert.equal(calls.length, 3 * T);
+    let distinguishing = 0;
+    for (let f = 0; f < m; f++) {
+      const g = n - 1 - f; // clip 1's frame that lands on clip 2's frame f
+      for (let i = 0; i < counts[f]!; i++) {
+        // clip 2's input at step i, frame f = flip_F(clip 1's input to step i, after DSG)[f]
+        assert.ok(same(frameAll(input(calls, 2, i), f), frameAll(input(calls, 1, i), g)), `N ${n} M ${m}: clip 2 frame ${f} step ${i}`);
+        if (!(g < m && i > 0 && i < counts[g]!)) continue;
+        // here clip 1's frame g was itself guided at step i: its pre-DSG value (step i - 1's output) differs
+        const z = input(calls, 1, i - 1);
+        const e = await eps(z, scheduler.timesteps[i - 1]!, promptOf(1));
+        const pre = new Tensor("float32", scheduler.step({ stepIndex: i - 1, modelOutput: e.data as Float32Array, sample: z.data as Float32Array, state: null }).prevSample, z.shape);
+        assert.ok(!same(frameAll(pre, g), frameAll(input(calls, 1, i), g)), `N ${n} M ${m}: clip 1 frame ${g} step ${i} is DSG-edited`);
+        assert.ok(!same(frameAll(input(calls, 2, i), f), frameAll(pre, g)), `N ${n} M ${m}: clip 2 frame ${f} step ${i} is not the pre-DSG value`);
+        distinguishing++;
+      }
+      // and the guidance ends on time
+      assert.ok(!same(frameAll(input(calls, 2, counts[f]!), f), frameAll(input(calls, 1, counts[f]!), g)), `N ${n} M ${m}: clip 2 frame ${f} free at ${counts[f]}`);
+    }
+    assert.equal(distinguishing, edited, `N ${n} M ${m}: guided steps that read a DSG-edited frame`);
+  }
+});
+
 test("faithful noise draws: clip 0 frame by frame (N draws of [B,C,1,H,W]), then one [B,C,N,H,W] per later clip", async () => {
   const faithful = setup();
   await collect(vidrdStrategy.generate(faithful.request, { mode: "faithful" }));
@@ -119,6 +160,41 @@ test("faithful noise draws: clip 0 frame by frame (N draws of [B,C,1,H,W]), then
   const plain = setup();
   await collect(vidrdStrategy.generate(plain.request, {}));
   assert.deepEqual(plain.noise.shapes, [clip, clip, clip]);
+});
+
+test("faithful with DDIM eta > 0: each step draws [B*N, C, H, W] (the authors' reshape) and uses it permuted to [B, C, N, H, W]", async () => {
+  const steps = 5;
+  const { request, calls, noise } = setup({ scheduler: { steps, eta: 1 }, length: { clips: 2 } });
+  const chunks = await collect(vidrdStrategy.generate(request, { mode: "faithful", stagedGuidance: 0 }));
+  const frame = [1, 2, 1, 2, 3];
+  const clip = [1, 2, N, 2, 3];
+  const stepShape = [N, 2, 2, 3]; // [B * N, C, H, W]
+  const perStep = Array.from({ length: steps }, () => stepShape);
+  assert.deepEqual(noise.shapes, [...Array.from({ length: N }, () => frame), ...perStep, clip, ...perStep]);
+  // each step, replayed by the scheduler with its draw permuted by hand ((b, c, f) <- row b N + f, channel c), gives the next input
+  const scheduler = createScheduler({ steps, eta: 1 });
+  const eps = mixingPredictor();
+  const plane = 6;
+  const permute = (d: Float32Array) => {
+    const o = new Float32Array(d.length);
+    for (let c = 0; c < 2; c++) for (let f = 0; f < N; f++) for (let p = 0; p < plane; p++) o[(c * N + f) * plane + p] = d[(f * 2 + c) * plane + p]!;
+    return o;
+  };
+  const firstStepDraw = [N, N + steps + 1]; // clip 0: after the N frame draws; clip 1: after those, clip 0's steps and the PNS draw
+  for (const k of [0, 1]) {
+    for (let i = 0; i < steps; i++) {
+      const z = calls[k * steps + i]!.z;
+      const e = await eps(z, scheduler.timesteps[i]!, promptOf(1));
+      const drawn = permute(noise.draws[firstStepDraw[k]! + i]!);
+      const next = scheduler.step({ stepIndex: i, modelOutput: e.data as Float32Array, sample: z.data as Float32Array, state: null, noise: { randn: () => drawn.slice() }, shape: z.shape }).prevSample;
+      const got = i + 1 < steps ? calls[k * steps + i + 1]!.z : chunks[k]!.latents;
+      assert.deepEqual(Array.from(got.data as Float32Array), Array.from(next), `clip ${k} step ${i}`);
+    }
+  }
+  // default mode keeps one [B, C, N, H, W] draw per step
+  const plain = setup({ scheduler: { steps, eta: 1 }, length: { clips: 2 } });
+  await collect(vidrdStrategy.generate(plain.request, {}));
+  assert.deepEqual(plain.noise.shapes, Array.from({ length: 2 * (1 + steps) }, () => clip));
 });
 
 test("DDPM's step noise goes through the same NoiseSource, after the clip's starting draw", async () => {
