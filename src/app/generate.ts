@@ -170,6 +170,7 @@ export async function prepareGeneration(input: GenerateSettings, hooks: Generate
     } else {
       prompts = constantPromptSource(await encodePrompt(encoder, settings.prompt, settings.negative));
     }
+    await model.releaseTextEncoder(); // every prompt is encoded: the denoising loop never needs it again
     const request: LongVideoRequest = {
       predictor: classifierFreeGuidance(model.denoiser, { scale: settings.guidance, rescale: settings.guidanceRescale }),
       prompts,

@@ -181,6 +181,13 @@ export class VideoModel {
     return out.last_hidden_state!;
   }
 
+  /** Frees the text encoder's session (about 1.4 GB for SD's) once the prompts are encoded; it is rebuilt from the cache if needed again. */
+  async releaseTextEncoder(): Promise<void> {
+    const text = this.text;
+    this.text = null;
+    if (text) await (await text).session.release();
+  }
+
   /**
    * Latents [B, C, F, h, w] (diffusion space) -> frames [B, 3, F, H, W] in [-1, 1]. "clip" (default) runs
    * the temporal decoder over the F frames; "per-frame" decodes each frame alone, as the authors' pipeline
