@@ -14,6 +14,6 @@ export * from "./models/clip/index.js";
 export * as nn from "./nn/index.js";
 export * from "./pipelines/index.js";
 export * from "./media/index.js";
-export * from "./data/world/index.js";
+export * from "./data/index.js";
 export * from "./eval/index.js";
 export * from "./app/index.js";

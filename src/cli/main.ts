@@ -3,11 +3,6 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { runBench } from "./bench.js";
-import { runConvert } from "./convert.js";
-import { runExtend } from "./extend.js";
-import { runGenerate } from "./generate.js";
-import { runInfo } from "./info.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -20,6 +15,7 @@ Commands:
   extend           continue a video: vidrd extend <video> "<prompt>" [--clips K] [--out longer.mp4] ...
   info             what a model folder or weights file holds: configs, parameter counts, sizes
   convert          model weights (.pth, .ckpt, .bin, safetensors, diffusers folder) -> safetensors folder
+  data             training data: world | images | videos | mix -> a dataset folder of clips + manifest
   bench            run the benchmarks (from a clone of the repository)
   help [command]   show this help, or a command's
 
@@ -32,13 +28,17 @@ embedded model. The library API (import from "vidrd") does all of this and more:
 media I/O, the trainer, the graph IR and autodiff, the runtime, tensors and noise.
 `;
 
-/** Subcommands with their own flags: each gets the arguments after its name and returns an exit code. */
-const SUBCOMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
-  generate: runGenerate,
-  extend: runExtend,
-  info: runInfo,
-  convert: runConvert,
-  bench: runBench,
+/**
+ * Subcommands with their own flags: each gets the arguments after its name and returns an exit code.
+ * Loaded on use, so `vidrd data` or `vidrd --help` does not load the model and runtime stack.
+ */
+const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  generate: async (argv) => (await import("./generate.js")).runGenerate(argv),
+  extend: async (argv) => (await import("./extend.js")).runExtend(argv),
+  info: async (argv) => (await import("./info.js")).runInfo(argv),
+  convert: async (argv) => (await import("./convert.js")).runConvert(argv),
+  data: async (argv) => (await import("./data.js")).runData(argv),
+  bench: async (argv) => (await import("./bench.js")).runBench(argv),
 };
 const COMMANDS = ["help", ...Object.keys(SUBCOMMANDS)];
 const subcommand = (name: string | undefined) => (name !== undefined && Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined);

@@ -25,7 +25,7 @@ test("--version prints the package version", () => {
 test("unknown commands and flags: one line naming them, exit 2, no stack trace", () => {
   const cmd = vidrd("frobnicate");
   assert.equal(cmd.status, 2);
-  assert.equal(cmd.stderr.trim(), 'vidrd: unknown command "frobnicate"; commands: help, generate, extend, info, convert, bench');
+  assert.equal(cmd.stderr.trim(), 'vidrd: unknown command "frobnicate"; commands: help, generate, extend, info, convert, data, bench');
   const flag = vidrd("--frames=-3");
   assert.equal(flag.status, 2);
   assert.equal(flag.stderr.trim().split("\n").length, 1);
