@@ -18,3 +18,4 @@ export {
 export { ReplayNoise, RecordingNoise, ReplayNoiseError } from "./replay-noise.js";
 export { compareNatural } from "./natural-order.js";
 export { writeFileAtomic, writeAll } from "./atomic-file.js";
+export { canonicalJson } from "./canonical-json.js";

@@ -2,18 +2,8 @@
 // rate, the caption recipe, the seed), so the same run gives the same ids and a re-run knows what is done.
 
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../../io/canonical-json.js";
 
-/** JSON with object keys sorted at every level, so equal values give equal text whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  if (typeof value === "bigint") return JSON.stringify(value.toString());
-  return JSON.stringify(value) ?? "null";
-}
 
 /** 16 hex digits (64 bits) of sha256 over the canonical JSON of `parts`: collisions need ~4e9 clips. */
 export function clipId(parts: unknown): string {

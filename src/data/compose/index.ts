@@ -49,7 +49,7 @@ export {
   type CaptionerStats,
 } from "./captioner.js";
 export { CaptionCache, captionKey } from "./caption-cache.js";
-export { canonicalJson, clipId, seedFromId } from "./clip-id.js";
+export { clipId, seedFromId } from "./clip-id.js";
 export {
   CLIP_SOURCES,
   manifestEntrySchema,

@@ -30,6 +30,7 @@ import { join, resolve } from "node:path";
 import { Graph } from "../../graph/graph.js";
 import { type EmitOptions, type LazyWeight, type LazyWeightSource, planOnnx, writePlan } from "../../graph/onnx/emit.js";
 import { SafetensorsFile } from "../../io/index.js";
+import { canonicalJson } from "../../io/canonical-json.js";
 import { type GraphSignature, Session, type SessionOptions, graphSignature } from "../../runtime/index.js";
 import { float16ToFloat32Array, float32ToFloat16Array } from "../../tensor/float16.js";
 import { type DType, Tensor } from "../../tensor/tensor.js";
@@ -92,24 +93,6 @@ export function defaultCacheDir(): string {
   return env !== undefined && env !== "" ? resolve(env) : join(homedir(), ".cache", "vidrd");
 }
 
-/** JSON with object keys sorted at every level; undefined members dropped, functions and classes refused. */
-export function canonicalJson(value: unknown, path = "spec"): string {
-  if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new CompiledCacheError(`${path} is ${value}; a cache key takes finite numbers only`);
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map((v, i) => canonicalJson(v === undefined ? null : v, `${path}[${i}]`)).join(",")}]`;
-  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    const members = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v, `${path}.${k}`)}`);
-    return `{${members.join(",")}}`;
-  }
-  const what = typeof value === "function" ? "a function" : typeof value === "object" ? `a ${value.constructor?.name ?? "class instance"}` : typeof value;
-  throw new CompiledCacheError(`${path} is ${what}; a cache key takes plain JSON data only (leave it out, or describe it as data)`);
-}
 
 /** Updates `hash` with the sampled (first, middle, last SAMPLE_BYTES) or all bytes of one tensor. */
 function hashTensorBytes(hash: ReturnType<typeof createHash>, length: number, read: (offset: number, n: number) => Uint8Array, full: boolean): void {
@@ -166,7 +149,12 @@ export function weightsFingerprint(weights: CompiledWeights, mode: "sampled" | "
 
 /** The cache key of a spec and a weights fingerprint. */
 export function compiledModelKey(spec: CompiledModelSpec, fingerprint: string): string {
-  const identity = canonicalJson({ kind: spec.kind, config: spec.config, options: spec.options ?? null, dtype: spec.dtype });
+  let identity: string;
+  try {
+    identity = canonicalJson({ kind: spec.kind, config: spec.config, options: spec.options ?? null, dtype: spec.dtype }, "spec");
+  } catch (e) {
+    throw new CompiledCacheError(`${(e as Error).message} (a cache key)`);
+  }
   return createHash("sha256").update(`vidrd-compiled ${CACHE_FORMAT} ${VERSION}\n${identity}\n${fingerprint}\n`).digest("hex");
 }
 

@@ -2,7 +2,6 @@
 export {
   CACHE_FORMAT,
   CompiledCacheError,
-  canonicalJson,
   compiledModelKey,
   defaultCacheDir,
   loadCompiledModel,

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { Graph } from "../../../src/graph/index.js";
 import { writeSafetensors } from "../../../src/io/index.js";
-import { canonicalJson, compiledModelKey, defaultCacheDir, loadCompiledModel, weightsFingerprint, type CompiledModelSpec } from "../../../src/models/compiled/index.js";
+import { canonicalJson } from "../../../src/io/canonical-json.js";
+import { compiledModelKey, defaultCacheDir, loadCompiledModel, weightsFingerprint, type CompiledModelSpec } from "../../../src/models/compiled/index.js";
 import { buildUNet3D, parseUNet3DConfig, unet3dParamShapes } from "../../../src/models/unet3d/index.js";
 import { StateDict, type TensorEntry, stateDictFromTensors } from "../../../src/models/weights/index.js";
 import { Session, SessionInputError } from "../../../src/runtime/index.js";
@@ -172,8 +173,8 @@ test("cache dir: the option, else VIDRD_CACHE_DIR, else ~/.cache/vidrd; specs mu
     else process.env.VIDRD_CACHE_DIR = saved;
   }
   assert.equal(canonicalJson({ b: [1, { d: 2, c: undefined }], a: "x" }), '{"a":"x","b":[1,{"d":2}]}');
-  assert.throws(() => canonicalJson({ options: { trainable: () => true } }), /spec\.options\.trainable is a function/);
-  assert.throws(() => canonicalJson({ shapes: new Map() }), /spec\.shapes is a Map/);
+  assert.throws(() => canonicalJson({ options: { trainable: () => true } }, "spec"), /spec\.options\.trainable is a function/);
+  assert.throws(() => canonicalJson({ shapes: new Map() }, "spec"), /spec\.shapes is a Map/);
 });
 
 test("a cold build reads each weight once, lazily; with a weightsId a hit reads none, and another id misses", async () => {
