@@ -39,7 +39,7 @@ export const generateSchema = z
     stagedGuidance: z.number().min(0).max(1).optional(),
     /** gen-l-video / freenoise window stride in frames; default N / 2 (gen-l-video), N / 4 (freenoise). */
     stride: int(1).optional(),
-    /** fifo: latent partitions n; default 1. */
+    /** fifo: latent partitions n; default steps / N (4 with fifo's default steps, 4 N, as the authors). */
     partitions: int(1).optional(),
     /** fifo: lookahead denoising; default true (the authors'). */
     lookahead: z.boolean().optional(),

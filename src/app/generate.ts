@@ -79,10 +79,11 @@ export function resolveModelDir(model: string | undefined): string {
   return embedded;
 }
 
-/** Steps: as given, else 50; fifo needs a multiple of the clip length N (one queue slot per level). */
+/** Steps: as given, else 50; fifo: 4 N (the authors' n = 4 partitions; it needs a multiple of N, one queue slot per level). */
 function resolveSteps(settings: GenerateSettings, clipFrames: number): number {
   if (settings.steps !== undefined) return settings.steps;
-  return settings.strategy === "fifo" ? Math.max(clipFrames, Math.round(50 / clipFrames) * clipFrames) : 50;
+  if (settings.strategy === "fifo") return settings.partitions !== undefined ? settings.partitions * clipFrames : 4 * clipFrames;
+  return 50;
 }
 
 /** How output frames map to clips for the prompt schedule (vidrd: N, then N - M per clip). */

@@ -29,7 +29,7 @@ vidrd:
 gen-l-video, freenoise:
   --stride S              window stride in frames
 fifo:
-  --partitions P          latent partitions (default 1)
+  --partitions P          latent partitions n; steps default to n * N (n = 4)
   --lookahead, --no-lookahead  lookahead denoising (default on)
 Output:
   --out PATH              .mp4, .webm, .gif, or .png (a contact sheet of the frames); default video.mp4

@@ -26,7 +26,11 @@
 // warm-up and not output, so output frame j is base frame j for j < N, then new frames.
 //
 // Per-frame stepping needs alpha_bar per frame, so FIFO supports DDIM only (any eta, epsilon or v
-// prediction); the T = n * N steps must fill the queue exactly.
+// prediction); the T = n * N steps must fill the queue exactly. Unless the request says otherwise, the
+// sampler is the authors': "linspace" timesteps over [0, 999] and eta 1 (fifoSchedulerConfig).
+//
+// Prompts: each window is conditioned on the prompt of its own frame range (blended by frame share at a
+// transition); the authors' multi-prompt code switches one prompt for the whole queue by the head frame.
 //
 // Cost: T calls for the base clip, then (L + T - N) iterations of n calls (2n with lookahead), each of
 // N frames. Memory: the queue (Q frames) and one chunk of output, whatever the video length.
@@ -35,6 +39,7 @@ import { alphaBarAfter } from "../../schedulers/types.js";
 import { dataAndNoise } from "../../schedulers/prediction.js";
 import { ddimNoiseStd, ddimUpdate } from "../../schedulers/ddim.js";
 import type { SchedulerState } from "../../schedulers/create.js";
+import type { SchedulerConfig } from "../../schedulers/config.js";
 import type { Scheduler } from "../../schedulers/types.js";
 import { frameConcat, frameSlice } from "../../tensor/frames.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -70,10 +75,19 @@ interface FifoPlan {
   keepFrom: number;
 }
 
+/**
+ * The authors' sampler settings where the request leaves them open: timesteps spread over the whole
+ * range, linspace(0, 999, T) rounded (their DDIM edit), so fresh noise enters the tail at t = 999 and the
+ * head leaves from t = 0; and eta 1 (their default), a stochastic step for every frame.
+ */
+export function fifoSchedulerConfig(config: SchedulerConfig): SchedulerConfig {
+  return { ...config, spacing: config.spacing ?? "linspace", eta: config.eta ?? 1 };
+}
+
 function fifoPlan(request: LongVideoRequest, options: FifoOptions = {}): FifoPlan {
   checkClipShape(request.clip);
   checkOptionNames("fifo", options, OPTION_NAMES);
-  const scheduler = samplingScheduler(request.scheduler);
+  const scheduler = samplingScheduler(fifoSchedulerConfig(request.scheduler));
   if (scheduler.config.name !== "ddim") {
     throw new RangeError(`scheduler.name is "${scheduler.config.name}"; fifo allows: ddim (every frame steps from its own noise level, a per-frame DDIM update)`);
   }

@@ -41,8 +41,10 @@ export function windowLayout(frames: number, window: number, stride: number): Wi
   }
   const starts: number[] = [];
   for (let s = 0; s + window <= frames; s += stride) starts.push(s);
-  // Gen-L-Video and FreeNoise both add one window flush with the end when the stride leaves a remainder,
-  // so every frame is covered (stride <= window leaves no gap between consecutive windows).
+  // One window flush with the end when the stride leaves a remainder, so every frame is covered (stride <=
+  // window leaves no gap between consecutive windows). Ours: the authors' Gen-L-Video leaves such tail
+  // frames undenoised and their FreeNoise needs (L - W) % S = 0; at the defaults (L = K N, S = N/2 or N/4)
+  // no remainder arises and the layouts agree.
   if (starts[starts.length - 1] + window < frames) starts.push(frames - window);
   return { frames, window, stride, starts };
 }

@@ -25,8 +25,10 @@ import {
 const N = 4;
 const T = 8; // n = 2 partitions of 4
 const { timesteps: ts, alphasCumprod: abar } = createScheduler({ steps: T });
+// The mechanics tests pin the sampler ("leading" spacing, eta 0 unless given) so their hand derivations hold;
+// the defaults (the authors' linspace and eta 1) have a test of their own below.
 const request = (length: VideoLength, calls: Call[] = [], noise: NoiseSource = new RecordedNoise(9), frames = N, scheduler: SchedulerConfig = {}) =>
-  tinyRequest({ frames, steps: scheduler.steps ?? T, length, predictor: mixingPredictor(calls), noise, scheduler });
+  tinyRequest({ frames, steps: scheduler.steps ?? T, length, predictor: mixingPredictor(calls), noise, scheduler: { spacing: "leading", eta: 0, ...scheduler } });
 
 /** alpha_bar of step index i and of the level after it (alpha_bar_0 after the last: setAlphaToOne false). */
 const level = (i: number) => abar[ts[i]];
@@ -199,4 +201,18 @@ test("fifo: same seed, same bytes; progress counts every call; abort stops befor
     assert.ok(error instanceof AbortedError, `abort after ${after}`);
     assert.equal(calls.length, after);
   }
+});
+
+test("fifo defaults to the authors' sampler: timesteps linspace(0, 999, T) rounded, and eta 1 (a draw per updated frame)", async () => {
+  const calls: Call[] = [];
+  const noise = new RecordedNoise(4);
+  await collect(fifoStrategy.generate(tinyRequest({ frames: N, steps: T, length: { frames: 1 }, predictor: mixingPredictor(calls), noise }), { lookahead: false }));
+  // linspace(0, 999, 8) = 0, 142.71, ..., 999 rounded half to even, visited from the top
+  const expected = [999, 856, 714, 571, 428, 285, 143, 0];
+  assert.deepEqual(calls.slice(0, T).map((c) => c.t), expected); // the base clip: one level per call
+  const queueCall = calls[T]!; // the first diagonal call: the head partition holds levels 0 .. 3 (head first)
+  assert.deepEqual(queueCall.t, [0, 143, 285, 428]);
+  assert.deepEqual(calls[T + 1]!.t, [571, 714, 856, 999]); // fresh noise sits at t = 999 at the tail
+  // eta 1: the base clip's steps and every diagonal step draw noise besides the starting draws
+  assert.ok(noise.draws.length > 2 + T, `only ${noise.draws.length} draws: eta 1 should draw per step`);
 });
