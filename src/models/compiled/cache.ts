@@ -22,16 +22,25 @@
 // Entries are written into a temporary directory beside the cache and renamed into place, with a
 // manifest (file sizes, the graph's signature) written last; an entry whose manifest is missing,
 // unreadable, for another key, or whose files have other sizes is removed and rebuilt.
+//
+// Several processes may start on the same key at once (there is no lock: each builds). A complete entry,
+// once in place, is never deleted by another build: a build that finds one there when it is done drops
+// its own staging folder and loads that entry (the rename of a staging folder onto a complete entry fails,
+// and then that entry is used). An incomplete one is first renamed aside to a unique name, so no process
+// ever sees a half-deleted entry under the key. An entry that looks complete but fails to load (files of
+// the right sizes with damaged contents) is moved aside and rebuilt, once. Staging and discarded folders
+// are named `.staging-<key prefix>-<pid>-<uuid>` / `.discard-…`; those of processes no longer running
+// (a kill during a build) are swept at every load. The pid test assumes one machine per cache folder.
 
 import { createHash, randomUUID } from "node:crypto";
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Graph } from "../../graph/graph.js";
 import { type EmitOptions, type LazyWeight, type LazyWeightSource, planOnnx, writePlan } from "../../graph/onnx/emit.js";
 import { SafetensorsFile } from "../../io/index.js";
 import { canonicalJson } from "../../io/canonical-json.js";
-import { type GraphSignature, Session, type SessionOptions, graphSignature } from "../../runtime/index.js";
+import { type GraphSignature, RuntimeUnavailableError, Session, type SessionOptions, graphSignature } from "../../runtime/index.js";
 import { float16ToFloat32Array, float32ToFloat16Array } from "../../tensor/float16.js";
 import { type DType, Tensor } from "../../tensor/tensor.js";
 import { StateDict, stateDictFromSafetensors, stateDictFromTensors } from "../weights/index.js";
@@ -91,6 +100,133 @@ export class CompiledCacheError extends Error {
 export function defaultCacheDir(): string {
   const env = process.env.VIDRD_CACHE_DIR;
   return env !== undefined && env !== "" ? resolve(env) : join(homedir(), ".cache", "vidrd");
+}
+
+/** The cache folder and where it came from, in words for error messages. */
+interface CacheRoot {
+  root: string;
+  /** "the cacheDir option", "VIDRD_CACHE_DIR" or the default. */
+  source: string;
+  /** What to change, and what it may name. */
+  fix: string;
+  /** How to use another folder. */
+  other: string;
+}
+
+function cacheRoot(opts: CompiledCacheOptions): CacheRoot {
+  if (opts.cacheDir !== undefined) {
+    return { root: resolve(opts.cacheDir), source: "the cacheDir option", fix: "the cacheDir option must name a writable folder (created if missing)", other: "set the cacheDir option (it overrides VIDRD_CACHE_DIR) to another writable folder" };
+  }
+  const env = process.env.VIDRD_CACHE_DIR;
+  if (env !== undefined && env !== "") {
+    return { root: resolve(env), source: "VIDRD_CACHE_DIR", fix: "VIDRD_CACHE_DIR must name a writable folder (created if missing)", other: "set VIDRD_CACHE_DIR to another writable folder" };
+  }
+  return { root: defaultCacheDir(), source: "the default; VIDRD_CACHE_DIR unset", fix: "set VIDRD_CACHE_DIR to a writable folder (created if missing)", other: "set VIDRD_CACHE_DIR to another writable folder" };
+}
+
+/** A CompiledCacheError for a cache folder that cannot be used, naming it, its source and what is allowed. */
+function cacheRootError(where: CacheRoot, e: unknown): CompiledCacheError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  let why: string;
+  if (code === "EEXIST" || code === "ENOTDIR") {
+    // the first part of the path that exists and is not a folder
+    let file = where.root;
+    for (let p = where.root; ; p = dirname(p)) {
+      try {
+        if (!statSync(p).isDirectory()) file = p;
+      } catch {
+        // missing: look further up
+      }
+      if (dirname(p) === p) break;
+    }
+    why = file === where.root ? "it is a file, not a folder" : `${file} is a file, not a folder`;
+  } else if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    why = "it is not writable";
+  } else {
+    why = (e as Error)?.message ?? String(e);
+  }
+  return new CompiledCacheError(`cannot use the cache folder ${where.root} (${where.source}): ${why}; ${where.fix}`, { cause: e });
+}
+
+/** Creates the cache folder if missing; refuses one that is not a writable folder. */
+function ensureCacheRoot(where: CacheRoot): void {
+  try {
+    mkdirSync(where.root, { recursive: true });
+    if (!statSync(where.root).isDirectory()) throw Object.assign(new Error("not a folder"), { code: "ENOTDIR" });
+    accessSync(where.root, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (e) {
+    throw cacheRootError(where, e);
+  }
+}
+
+/** Staging (`.staging-…`) and discarded (`.discard-…`) folders: key prefix, owning pid, uuid. */
+const TEMP_FOLDER = /^\.(?:staging|discard)-[0-9a-f]{16}-(\d+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function tempFolderName(kind: "staging" | "discard", key: string): string {
+  return `.${kind}-${key.slice(0, 16)}-${process.pid}-${randomUUID()}`;
+}
+
+/** Whether process `pid` is running (on this machine); a process of another user counts (EPERM). */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/** Removes the staging and discarded folders of processes that are no longer running; best effort. */
+function sweepTempFolders(root: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return; // no cache folder yet, or not one: ensureCacheRoot reports it when it matters
+  }
+  for (const name of names) {
+    const m = TEMP_FOLDER.exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      rmSync(join(root, name), { recursive: true, force: true });
+    } catch {
+      // a read-only cache, or another process sweeping it: left for later
+    }
+  }
+}
+
+/** The inode of `path`, or null when it is missing. */
+function inodeOf(path: string): number | null {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Moves the entry at `dir` aside and deletes it, unless it is no longer the entry with inode `ino` (another
+ * process replaced it meanwhile: that one is left in place).
+ */
+function discardEntry(root: string, dir: string, key: string, ino: number | null): void {
+  if (ino === null || inodeOf(dir) !== ino) return;
+  const aside = join(root, tempFolderName("discard", key));
+  try {
+    renameSync(dir, aside);
+  } catch {
+    return; // gone already, or replaced
+  }
+  if (inodeOf(aside) !== ino) {
+    // replaced between the check and the rename: put the other process's entry back if nothing took its place
+    try {
+      renameSync(aside, dir);
+      return;
+    } catch {
+      // something did: drop it
+    }
+  }
+  rmSync(aside, { recursive: true, force: true });
 }
 
 
@@ -219,15 +355,64 @@ function weightSource(graph: Graph, weights: CompiledWeights): { source: LazyWei
   return { source: { lazy }, close: () => (typeof weights === "string" ? sd!.close() : undefined) };
 }
 
-/** Builds, emits and writes an entry for `key` under `root`, atomically; returns its manifest. */
-function writeEntry(root: string, key: string, build: (g: Graph) => void, weights: CompiledWeights, opts: CompiledCacheOptions): Manifest {
+/** An entry in place: written by this process, or (`adopted`) a complete one another process installed. */
+interface WrittenEntry {
+  manifest: Manifest;
+  adopted: boolean;
+}
+
+/**
+ * Renames the complete entry `staging` to `<root>/<key>`. A complete entry already there is used instead
+ * (the rename onto a folder with files fails); an incomplete one is moved aside, replaced, then deleted.
+ */
+function installEntry(root: string, key: string, staging: string, manifest: Manifest): WrittenEntry {
+  const dir = join(root, key);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      renameSync(staging, dir); // atomic; replaces only a missing or empty folder
+      return { manifest, adopted: false };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR" && code !== "EISDIR" && code !== "EPERM") throw e;
+      const existing = readEntry(dir, key);
+      if (existing) return { manifest: existing, adopted: true }; // another process finished first
+      if (attempt >= 5) throw e;
+      // incomplete or damaged: move it aside under a unique name (nobody sees a half-deleted entry), retry
+      const aside = join(root, tempFolderName("discard", key));
+      try {
+        renameSync(dir, aside);
+      } catch {
+        continue; // moved or replaced by another process meanwhile: look again
+      }
+      if (readEntry(aside, key)) {
+        // another process installed a complete one between the check and the move: put it back and use it
+        try {
+          renameSync(aside, dir);
+          const back = readEntry(dir, key);
+          if (back) return { manifest: back, adopted: true };
+        } catch {
+          // something else took the place: drop this one and look again
+        }
+      }
+      rmSync(aside, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Builds, emits and writes an entry for `key` under `root`, atomically, and installs it (see installEntry). */
+function writeEntry(where: CacheRoot, key: string, build: (g: Graph) => void, weights: CompiledWeights, opts: CompiledCacheOptions): WrittenEntry {
+  const { root } = where;
   const graph = new Graph(key.slice(0, 16));
   build(graph);
-  const staging = join(root, `.staging-${key.slice(0, 16)}-${process.pid}-${randomUUID()}`);
+  const staging = join(root, tempFolderName("staging", key));
   const { source, close } = weightSource(graph, weights);
   try {
     const plan = planOnnx(graph, { ...opts.emit, weights: source, externalFileName: `${MODEL_FILE}.data` });
-    mkdirSync(staging);
+    try {
+      mkdirSync(staging);
+    } catch (e) {
+      throw cacheRootError(where, e);
+    }
     // Streaming: each weight is read, written to the entry's data file and dropped before the next.
     const written = writePlan(plan, join(staging, MODEL_FILE));
     const files: Record<string, number> = { [MODEL_FILE]: written.modelBytes };
@@ -241,25 +426,22 @@ function writeEntry(root: string, key: string, build: (g: Graph) => void, weight
       signature: { ...signature, constraints: signature.constraints.map((c) => ({ ...c, node: null })) },
     };
     writeFileSync(join(staging, MANIFEST_FILE), JSON.stringify(manifest)); // last: its presence marks a complete entry
-    const dir = join(root, key);
-    rmSync(dir, { recursive: true, force: true }); // a corrupt or partial entry
-    try {
-      renameSync(staging, dir);
-    } catch (e) {
-      // another process finished the same entry first: use it when complete
-      if (!readEntry(dir, key)) throw e;
-    }
-    return manifest;
+    return installEntry(root, key, staging, manifest);
   } finally {
     close();
-    rmSync(staging, { recursive: true, force: true });
+    rmSync(staging, { recursive: true, force: true }); // gone when installed; dropped when another entry was used
   }
 }
+
+/** Whether a failure to load an entry says nothing about the entry (bad session options, no runtime). */
+const notTheEntry = (e: unknown) => e instanceof RangeError || e instanceof RuntimeUnavailableError;
 
 /**
  * A session for the model `build` makes from `spec` and `weights`: loaded from the cache when an entry for
  * their key is there and complete, otherwise built (`build` called once), written to the cache, and loaded.
- * `build` must add the whole model to the graph it is given, consistently with `spec`.
+ * `build` must add the whole model to the graph it is given, consistently with `spec`. An entry that is
+ * there but fails to load is discarded and built again, once; a second failure is a CompiledCacheError
+ * naming the entry and the cache folder, as is a cache folder that is not a writable folder.
  */
 export async function loadCompiledModel(
   spec: CompiledModelSpec,
@@ -268,7 +450,8 @@ export async function loadCompiledModel(
   opts: CompiledCacheOptions = {},
 ): Promise<CompiledModel> {
   if (spec.dtype !== "float32" && spec.dtype !== "float16") throw new CompiledCacheError(`spec.dtype must be float32 or float16, got ${JSON.stringify(spec.dtype)}`);
-  const root = resolve(opts.cacheDir ?? defaultCacheDir());
+  const where = cacheRoot(opts);
+  const { root } = where;
   if (opts.weightsId !== undefined && (typeof opts.weightsId !== "string" || opts.weightsId === "")) {
     throw new CompiledCacheError(`weightsId must be a non-empty string, got ${JSON.stringify(opts.weightsId)}`);
   }
@@ -276,12 +459,36 @@ export async function loadCompiledModel(
   const identity = opts.weightsId !== undefined ? `id:${opts.weightsId}` : weightsFingerprint(weights, opts.fingerprint ?? "sampled");
   const key = compiledModelKey(spec, identity);
   const dir = join(root, key);
-  let manifest = existsSync(dir) ? readEntry(dir, key) : null;
-  const hit = manifest !== null;
-  if (!manifest) {
-    mkdirSync(root, { recursive: true });
-    manifest = writeEntry(root, key, build, weights, opts);
+  sweepTempFolders(root);
+  const load = (m: Manifest) => Session.fromFile(join(dir, MODEL_FILE), opts.session, m.signature);
+  const buildEntry = (): WrittenEntry => {
+    ensureCacheRoot(where); // before the build, which may take minutes
+    return writeEntry(where, key, build, weights, opts);
+  };
+
+  const found = existsSync(dir) ? readEntry(dir, key) : null;
+  const hit = found !== null;
+  // An entry this process did not write (a hit, or one another process installed during our build) may be
+  // damaged: on a failure to load it, it is discarded and built again, once.
+  let entry: WrittenEntry = found ? { manifest: found, adopted: true } : buildEntry();
+  let rebuilt = false;
+  for (;;) {
+    const ino = inodeOf(dir);
+    try {
+      return { session: await load(entry.manifest), hit: hit && !rebuilt, key, dir };
+    } catch (e) {
+      if (notTheEntry(e)) throw e;
+      if (entry.adopted && !rebuilt) {
+        discardEntry(root, dir, key, ino);
+        rebuilt = true;
+        entry = buildEntry();
+        continue;
+      }
+      throw new CompiledCacheError(
+        `cannot load the compiled model in ${dir}${rebuilt ? ", even after rebuilding it" : ", just built"}: ${(e as Error)?.message ?? String(e)} ` +
+          `(cache folder ${root}, from ${where.source}; delete ${dir} to build it again, or ${where.other})`,
+        { cause: e },
+      );
+    }
   }
-  const session = await Session.fromFile(join(dir, MODEL_FILE), opts.session, manifest.signature);
-  return { session, hit, key, dir };
 }

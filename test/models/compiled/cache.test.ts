@@ -10,37 +10,17 @@ import { tmpdir } from "node:os";
 import { Graph } from "../../../src/graph/index.js";
 import { writeSafetensors } from "../../../src/io/index.js";
 import { canonicalJson } from "../../../src/io/canonical-json.js";
-import { compiledModelKey, defaultCacheDir, loadCompiledModel, weightsFingerprint, type CompiledModelSpec } from "../../../src/models/compiled/index.js";
-import { buildUNet3D, parseUNet3DConfig, unet3dParamShapes } from "../../../src/models/unet3d/index.js";
+import { compiledModelKey, defaultCacheDir, loadCompiledModel, weightsFingerprint } from "../../../src/models/compiled/index.js";
+import { buildUNet3D } from "../../../src/models/unet3d/index.js";
 import { StateDict, type TensorEntry, stateDictFromTensors } from "../../../src/models/weights/index.js";
 import { Session, SessionInputError } from "../../../src/runtime/index.js";
-import { SeededNoise } from "../../../src/tensor/seeded-noise.js";
 import { Tensor } from "../../../src/tensor/tensor.js";
-import { hashedWeights } from "../unet3d/hashed-weights.js";
-
-const CONFIG = parseUNet3DConfig({
-  block_out_channels: [32, 64], layers_per_block: 1, cross_attention_dim: 32, norm_num_groups: 8, attention_head_dim: [2, 4],
-  use_linear_projection: true, down_block_types: ["CrossAttnDownBlock3D", "DownBlock3D"], up_block_types: ["UpBlock3D", "CrossAttnUpBlock3D"], sample_size: 8,
-}, "vidrd");
-const WEIGHTS = hashedWeights(unet3dParamShapes(CONFIG), 3);
-const FEEDS = {
-  sample: new Tensor("float32", new SeededNoise(1).randn([1, 4, 2, 8, 12]), [1, 4, 2, 8, 12]),
-  timestep: Tensor.float32([300]),
-  encoder_hidden_states: new Tensor("float32", new SeededNoise(2).randn([1, 77, 32]), [1, 77, 32]),
-};
+import { CONFIG, FEEDS, WEIGHTS, builder, spec } from "./tiny-unet.js";
 
 function withTempDir(): { dir: string; done: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "vidrd-cache-test-"));
   return { dir, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
-
-/** A counting builder for the spec's options. */
-function builder(options: { height: string; width: string }) {
-  const calls = { n: 0 };
-  return { calls, build: (g: Graph) => (calls.n++, void buildUNet3D(g, CONFIG, options)) };
-}
-
-const spec = (options = { height: "H", width: "W" }, dtype: "float32" | "float16" = "float32"): CompiledModelSpec => ({ kind: "unet3d", config: CONFIG, options, dtype });
 
 test("first start builds and writes; second start hits without calling the builder and gives the same output", async () => {
   const { dir, done } = withTempDir();
