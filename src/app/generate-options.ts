@@ -10,13 +10,36 @@ export const OUTPUT_EXTENSIONS = [".mp4", ".webm", ".gif", ".png"] as const;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
+/** The longest prompt (or negative prompt) accepted, in characters: far beyond CLIP's 77 tokens, short of a pasted file. */
+export const MAX_PROMPT_LENGTH = 4096;
+/** The largest frame side accepted by --size (the media layer's limit, MAX_FRAME_SIDE). */
+export const MAX_SIZE_SIDE = 16384;
+/** The lowest fps accepted: one frame every 100 s. */
+export const MIN_OUTPUT_FPS = 0.01;
+
+/** A prompt: at most MAX_PROMPT_LENGTH characters, no NUL (it would end the text in C strings, ffmpeg's metadata). */
+const promptText = (min: number) =>
+  z
+    .string()
+    .min(min)
+    .max(MAX_PROMPT_LENGTH)
+    .refine((t) => !t.includes("\u0000"), { message: "contains a NUL character" });
+
+/** "256" or "320x256": each side an integer from 1 to MAX_SIZE_SIDE. */
+function sizeSides(size: string): boolean {
+  return size.split("x").every((d) => {
+    const n = Number(d);
+    return Number.isSafeInteger(n) && n >= 1 && n <= MAX_SIZE_SIDE;
+  });
+}
+
 /** Every field, as a flag would spell it: the schema's keys are camelCase, flags kebab-case. */
 export const generateSchema = z
   .object({
     /** The prompt (one clip's text); with promptSchedule, the fallback for frames no entry covers. */
-    prompt: z.string().min(1),
+    prompt: promptText(1),
     /** Negative prompt for classifier-free guidance; default "watermark" (the authors' configs). */
-    negative: z.string().default("watermark"),
+    negative: promptText(0).default("watermark"),
     /** Output length in frames, or `clips` (K clips); default 2 clips' worth (vidrd: N + (N - M)). */
     frames: int(1).optional(),
     clips: int(1).optional(),
@@ -47,9 +70,10 @@ export const generateSchema = z
     size: z
       .string()
       .regex(/^\d+(x\d+)?$/)
+      .refine(sizeSides)
       .optional(),
     /** Output frames per second; default the model's (model_index.json "fps", else 4 as the authors). */
-    fps: z.number().positive().max(240).optional(),
+    fps: z.number().min(MIN_OUTPUT_FPS).max(240).optional(),
     /** Output: .mp4, .webm, .gif, .png (a contact sheet of the frames), or a folder path ending in "/" for PNG frames; default video.mp4. */
     out: z.string().min(1).default("video.mp4"),
     /**
@@ -90,10 +114,11 @@ const ALLOWED: Partial<Record<keyof GenerateSettings, string>> = {
   stagedGuidance: "a number in [0, 1]",
   stride: "an integer >= 1",
   partitions: "an integer >= 1",
-  size: 'a size in pixels: "256" or "320x256"',
-  fps: "a number in (0, 240]",
+  size: `a size in pixels: "256" or "320x256", each side from 1 to ${MAX_SIZE_SIDE}`,
+  fps: `a number in [${MIN_OUTPUT_FPS}, 240]`,
   threads: "an integer in [1, 1024]",
-  prompt: "a non-empty text",
+  prompt: `a non-empty text of at most ${MAX_PROMPT_LENGTH} characters, without NUL characters`,
+  negative: `a text of at most ${MAX_PROMPT_LENGTH} characters, without NUL characters`,
   out: 'a file path ending in .mp4, .webm, .gif or .png (contact sheet), or a folder path ending in "/" (PNG frames)',
   model: "a model folder",
   promptSchedule: "a JSON file path",
@@ -103,8 +128,11 @@ export class OptionsError extends Error {
   override name = "OptionsError";
 }
 
+/** A value for a one-line message: long text is cut (a 5000-character prompt is not repeated back). */
 function describe(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
+  if (typeof value !== "string") return String(value);
+  if (value.length <= 200) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, 60))}... (${value.length} characters)`;
 }
 
 /**
@@ -119,7 +147,8 @@ export function resolveGenerateSettings(raw: Record<string, unknown>, source = "
         return `${issue.keys.map((k) => (source === "flags" ? flagName(k) : JSON.stringify(k))).join(", ")}: unknown option; options: ${Object.keys(generateSchema.shape).map(flagName).join(", ")}`;
       }
       const field = String(issue.path[0]) as keyof GenerateSettings;
-      const name = source === "flags" ? flagName(field) : `${source}: "${field}"`;
+      // the prompt is the command's argument, not a flag
+      const name = source === "flags" ? (field === "prompt" ? '"<prompt>"' : flagName(field)) : `${source}: "${field}"`;
       const allowed =
         issue.code === "invalid_value" && "values" in issue ? (issue.values as unknown[]).map((v) => String(v)).join(", ") : (ALLOWED[field] ?? issue.message);
       return `${name} is ${raw[field] === undefined ? "missing" : describe(raw[field])}; allowed: ${allowed}`;
@@ -127,7 +156,11 @@ export function resolveGenerateSettings(raw: Record<string, unknown>, source = "
     throw new OptionsError(lines.join("\n"));
   }
   const s = parsed.data;
-  if (s.frames !== undefined && s.clips !== undefined) throw new OptionsError("--frames and --clips were both given; allowed: one of them");
+  if (s.frames !== undefined && s.clips !== undefined) {
+    throw new OptionsError(
+      source === "flags" ? "--frames and --clips were both given; allowed: one of them" : `${source}: "frames" and "clips" were both given; allowed: one of them`,
+    );
+  }
   const ext = OUTPUT_EXTENSIONS.find((e) => s.out.toLowerCase().endsWith(e)) ?? (/[/\\]$/.test(s.out) ? "/" : undefined);
   if (!ext) throw new OptionsError(`--out is ${JSON.stringify(s.out)}; allowed: ${ALLOWED.out}`);
   for (const [field, strategies] of Object.entries(STRATEGY_FIELDS)) {

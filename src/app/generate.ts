@@ -5,9 +5,9 @@
 // Frames go to the encoder as each chunk is decoded, so memory is one clip's worth whatever the length.
 // An abort (Ctrl-C) finishes the file with the frames made so far: a valid, shorter video.
 
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { VideoWriter, locateFfmpeg, tensorToFrames, type VideoWriteResult } from "../media/index.js";
+import { VideoWriter, locateFfmpeg, sidecarPath, tensorToFrames, type VideoWriteResult } from "../media/index.js";
 import {
   AbortedError,
   LONG_VIDEO_STRATEGIES,
@@ -16,7 +16,7 @@ import {
   encodePrompt,
   encodePromptRanges,
   promptRanges,
-  readPromptSchedule,
+  parsePromptSchedule,
   scheduledPromptSource,
   vidrdClipFrames,
   VIDRD_DEFAULTS,
@@ -34,6 +34,7 @@ import type { TemporalDecoderMode } from "../models/vae/index.js";
 import { OptionsError, parseSize, type GenerateSettings } from "./generate-options.js";
 import { embeddedModelDir } from "./embedded-model.js";
 import { VideoModel } from "./video-model.js";
+import { parseJsonText } from "./json-file.js";
 
 export interface GenerateHooks {
   onProgress?: (p: GenerationProgress) => void;
@@ -59,9 +60,23 @@ export interface GenerateResult {
   evaluations: number;
 }
 
-/** The output folder must exist and be writable: checked before the model is loaded, not after minutes of work. */
+/** Whether `path` is (or resolves to) a folder; false when absent. */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The output must be writable where it is asked for: checked before the model is loaded, not after minutes
+ * of work. Its folder must exist and be writable; a file path must not name a folder; a PNG frames folder
+ * ("frames/") must be new or empty; the sidecar `<out>.json` must not be a folder.
+ */
 export function checkOutputPath(out: string): void {
-  const dir = dirname(resolve(out));
+  const target = resolve(out);
+  const dir = dirname(target);
   if (!existsSync(dir)) throw new OptionsError(`--out ${out}: folder ${dir} does not exist; allowed: a path in an existing, writable folder`);
   if (!statSync(dir).isDirectory()) throw new OptionsError(`--out ${out}: ${dir} is not a folder`);
   try {
@@ -69,6 +84,22 @@ export function checkOutputPath(out: string): void {
   } catch {
     throw new OptionsError(`--out ${out}: folder ${dir} is not writable; allowed: a path in a writable folder`);
   }
+  const framesFolder = /[/\\]$/.test(out);
+  if (framesFolder) {
+    if (existsSync(target)) {
+      if (!isFolder(target)) throw new OptionsError(`--out ${out}: ${target} is a file; allowed: a new or empty folder for PNG frames`);
+      if (readdirSync(target).length > 0) throw new OptionsError(`--out ${out}: folder ${target} is not empty; allowed: a new or empty folder for PNG frames`);
+    }
+  } else if (isFolder(target)) {
+    throw new OptionsError(`--out ${out}: ${target} is a folder; allowed: a file path (or a path ending in "/" for PNG frames)`);
+  }
+  const sidecar = sidecarPath(target);
+  if (isFolder(sidecar)) throw new OptionsError(`--out ${out}: its sidecar ${sidecar} is a folder; allowed: a path whose .json sidecar can be written`);
+}
+
+/** Whether the output is encoded by ffmpeg (mp4, webm, gif); PNG outputs (contact sheet, frames folder) are not. */
+export function outputNeedsFfmpeg(out: string): boolean {
+  return /\.(mp4|webm|gif)$/i.test(out);
 }
 
 /** The model folder to use: the one given, else the embedded model. */
@@ -114,7 +145,9 @@ export function strategyOptions(settings: GenerateSettings): Record<string, unkn
 
 /** Messages from the library name options in camelCase ("noiseRecycle is ..."); the CLI speaks in flags. */
 export function asFlagMessage(message: string): string {
-  return message.replace(/^(overlap|noiseRecycle|stagedGuidance|mode|stride|partitions|lookahead|frames|clips|steps|window)\b/, (m) => `--${m.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  return message
+    .replace(/^scheduler\.steps\b/, "--steps") // fifo's "scheduler.steps is N; fifo allows ..."
+    .replace(/^(overlap|noiseRecycle|stagedGuidance|mode|stride|partitions|lookahead|frames|clips|steps|window)\b/, (m) => `--${m.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
 export interface PreparedGeneration {
@@ -127,6 +160,17 @@ export interface PreparedGeneration {
   fps: number;
   steps: number;
   modelDir: string;
+}
+
+/** A prompt schedule file (readPromptSchedule's format); a UTF-8 BOM is accepted, a number too large for a double named. */
+function readScheduleFile(path: string): ReturnType<typeof parsePromptSchedule> {
+  let json: unknown;
+  try {
+    json = parseJsonText(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new Error(`cannot read the prompt schedule: ${(e as Error).message}`);
+  }
+  return parsePromptSchedule(json, "prompt schedule");
 }
 
 /** Everything up to the first denoiser call: model, size, prompts, guidance, request; all options checked. */
@@ -156,13 +200,16 @@ export async function prepareGeneration(input: GenerateSettings, hooks: Generate
     const geometry = clipGeometry(settings, N, continuing);
     const videoLength: VideoLength = (settings.frames !== undefined ? { frames: settings.frames } : { clips: settings.clips ?? 2 });
     const total = "frames" in videoLength ? videoLength.frames : geometry.firstClipFrames + (videoLength.clips - 1) * geometry.framesPerClip;
+    // Every network's weights against its graph, before anything is compiled or run: a wrong tensor is one
+    // line now, not a multi-line graph error after the first clip was denoised.
+    model.checkWeights({ decoders: [vaeDecoderMode(settings)], encoder: continuing });
     const encoder: TextEncoder = { encode: (texts) => model.encodeText(texts) };
     let prompts: PromptSource;
     if (settings.promptSchedule) {
       let ranges;
       try {
         // Entries without a negative prompt take --negative, as every clip of the authors' runs does.
-        const schedule = readPromptSchedule(settings.promptSchedule);
+        const schedule = readScheduleFile(settings.promptSchedule);
         ranges = promptRanges({ ...schedule, negativePrompt: schedule.negativePrompt ?? settings.negative }, total, geometry);
       } catch (e) {
         throw new OptionsError(`--prompt-schedule ${settings.promptSchedule}: ${(e as Error).message}`);
@@ -270,7 +317,7 @@ export function generateResult(prepared: PreparedGeneration, written: VideoWrite
 }
 
 export async function generateVideo(input: GenerateSettings, hooks: GenerateHooks = {}): Promise<GenerateResult> {
-  locateFfmpeg(); // the writer needs it: say so before the model is loaded
+  if (outputNeedsFfmpeg(input.out)) locateFfmpeg(); // the writer needs it: say so before the model is loaded (PNG outputs do not)
   const strategy = LONG_VIDEO_STRATEGIES[input.strategy];
   const prepared = await prepareGeneration(input, hooks);
   const { model, request, settings } = prepared;

@@ -8,3 +8,4 @@ export * from "./embedded-model.js";
 export * from "./scheduler-json.js";
 export * from "./extend.js";
 export * from "./model-info.js";
+export * from "./json-file.js";

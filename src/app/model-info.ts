@@ -191,6 +191,9 @@ function describeFolder(model: VideoModel): ModelFolderInfo {
 export async function modelInfo(path: string): Promise<ModelInfo> {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new Error(`${path} does not exist; allowed: a model folder, a part folder, or a weights file`);
+  // a fifo, socket or device would block the reader forever (or read endless bytes): only files and folders
+  const stat = statSync(abs);
+  if (!stat.isFile() && !stat.isDirectory()) throw new Error(`${path} is not a regular file or a folder; allowed: a model folder, a part folder, or a weights file`);
   if (isModelFolder(abs)) return await folderInfo(abs);
   // diffusers names a part's folder after it (model/unet/); a config without _class_name says no more
   const folder = statSync(abs).isDirectory() ? basename(abs) : basename(dirname(abs));

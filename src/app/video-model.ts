@@ -16,7 +16,7 @@
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Graph } from "../graph/graph.js";
+import { Graph } from "../graph/graph.js";
 import { clipTextConfigFromJson, clipTextEncoderGraph, ClipTokenizer, type ClipTextConfig, type ClipTruncation } from "../models/clip/index.js";
 import { loadCompiledModel, type CompiledModel } from "../models/compiled/index.js";
 import { buildUNet3D, parseUNet3DConfig, type UNet3DConfig } from "../models/unet3d/index.js";
@@ -77,11 +77,51 @@ function openPart(dir: string, part: "unet" | "vae" | "text_encoder", dtype: "fl
   }
 }
 
+/** Closes every weights file, even when one close throws; the first error is thrown after all were tried. */
+function closeAll(weights: readonly OpenedWeights[]): void {
+  let first: unknown = null;
+  for (const w of weights) {
+    try {
+      w.stateDict.close();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== null) throw first;
+}
+
+/** The parameters a graph's outputs read (what compiling it bakes in), with their shapes. */
+function usedParamShapes(g: Graph): Map<string, readonly number[]> {
+  const used = new Set<unknown>();
+  const seen = new Set<unknown>();
+  const stack = g.outputs.map((o) => o.value);
+  while (stack.length) {
+    const v = stack.pop()!;
+    used.add(v);
+    const n = v.producer;
+    if (n && !seen.has(n)) {
+      seen.add(n);
+      for (const i of n.inputs) if (i) stack.push(i);
+    }
+  }
+  return new Map(g.paramList().filter(({ value }) => used.has(value)).map(({ value }) => [value.name, value.shape as number[]]));
+}
+
+/** What generation will compile: the VAE decoders by mode, and the VAE encoder (to continue a video). */
+export interface WeightsCheckOptions {
+  decoders?: readonly TemporalDecoderMode[];
+  encoder?: boolean;
+}
+
+/** How many problem tensors a weights error names before "and N more". */
+const NAMED_PROBLEMS = 2;
+
 export class VideoModel {
   private unet: Promise<CompiledModel> | null = null;
   private text: Promise<CompiledModel> | null = null;
   private readonly decoders = new Map<TemporalDecoderMode, Promise<CompiledModel>>();
   private encoder: Promise<CompiledModel> | null = null;
+  private released = false;
 
   private constructor(
     readonly dir: string,
@@ -131,8 +171,54 @@ export class VideoModel {
     }
     const schedulerPath = join(root, "scheduler", "scheduler_config.json");
     const scheduler = existsSync(schedulerPath) ? parse("scheduler/scheduler_config.json", () => schedulerConfigFromJson(readJson(schedulerPath))) : {};
-    const weights = { unet: openPart(root, "unet", dtype), vae: openPart(root, "vae", dtype), text_encoder: openPart(root, "text_encoder", dtype) };
+    // A part that fails to open must not leak the parts opened before it (their files stay open otherwise).
+    const opened: Partial<Record<"unet" | "vae" | "text_encoder", OpenedWeights>> = {};
+    try {
+      for (const part of ["unet", "vae", "text_encoder"] as const) opened[part] = openPart(root, part, dtype);
+    } catch (e) {
+      closeAll(Object.values(opened));
+      throw e;
+    }
+    const weights = opened as Record<"unet" | "vae" | "text_encoder", OpenedWeights>;
     return new VideoModel(root, unetConfig, vaeConfig, textConfig, tokenizer, scheduler, clipFrames, fps, weights, options);
+  }
+
+  /**
+   * Checks each part's weights against the parameter names and shapes of the graphs generation compiles
+   * (the UNet, the text encoder, the VAE decoder, and the encoder with `encoder`), before any of them is
+   * built or run: a missing or misshapen tensor is found in a second, not after the first clip is
+   * denoised. Throws a ModelFolderError of one line: the part, how many problems, the first tensors.
+   */
+  checkWeights(options: WeightsCheckOptions = {}): void {
+    const { dtype } = this.options;
+    const unet = new Graph("unet3d_check");
+    buildUNet3D(unet, this.unetConfig, { perFrameTimesteps: true, height: "H", width: "W", dtype });
+    const expected: Record<"unet" | "vae" | "text_encoder", Map<string, readonly number[]>> = {
+      unet: usedParamShapes(unet),
+      text_encoder: usedParamShapes(clipTextEncoderGraph(this.textConfig, { dtype })),
+      vae: new Map(),
+    };
+    for (const temporalDecoder of options.decoders ?? ["clip"]) {
+      for (const [k, v] of usedParamShapes(buildVaeDecoderGraph(this.vaeConfig, { temporalDecoder, dtype }))) expected.vae.set(k, v);
+    }
+    if (options.encoder) for (const [k, v] of usedParamShapes(buildVaeEncoderGraph(this.vaeConfig, { dtype }))) expected.vae.set(k, v);
+    for (const part of ["unet", "text_encoder", "vae"] as const) {
+      const weights = this.weights[part].stateDict;
+      const problems: string[] = [];
+      for (const [name, shape] of expected[part]) {
+        const entry = weights.get(name);
+        if (entry === undefined) problems.push(`${name} is missing (expected [${shape.join(", ")}])`);
+        else if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
+          problems.push(`${name} is [${entry.shape.join(", ")}], expected [${shape.join(", ")}]`);
+        }
+      }
+      if (problems.length > 0) {
+        const more = problems.length > NAMED_PROBLEMS ? `; and ${problems.length - NAMED_PROBLEMS} more` : "";
+        throw new ModelFolderError(
+          `model ${this.dir}: ${part}: ${problems.length} weight problem${problems.length === 1 ? "" : "s"} (of ${expected[part].size} tensors): ${problems.slice(0, NAMED_PROBLEMS).join("; ")}${more}`,
+        );
+      }
+    }
   }
 
   /** Latent channels C and the VAE's spatial factor (8 for SD): pixel size = latent size * factor. */
@@ -214,8 +300,32 @@ export class VideoModel {
     return (await session.run({ frames })).latents!;
   }
 
+  /**
+   * Releases every session and closes every weights file, even when a compile failed (its promise rejected)
+   * or a release throws: all are tried, then the first release error (not a compile's, already reported) is thrown.
+   */
   async release(): Promise<void> {
-    for (const p of [this.unet, this.text, ...this.decoders.values(), this.encoder]) if (p) await (await p).session.release();
-    for (const w of Object.values(this.weights)) w.stateDict.close();
+    if (this.released) return;
+    this.released = true;
+    const compiled = [this.unet, this.text, ...this.decoders.values(), this.encoder].filter((p): p is Promise<CompiledModel> => p !== null);
+    this.unet = this.text = this.encoder = null;
+    this.decoders.clear();
+    try {
+      const settled = await Promise.allSettled(
+        compiled.map(async (p) => {
+          let model: CompiledModel;
+          try {
+            model = await p;
+          } catch {
+            return; // never compiled: nothing to release
+          }
+          await model.session.release();
+        }),
+      );
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    } finally {
+      closeAll(Object.values(this.weights));
+    }
   }
 }

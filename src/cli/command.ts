@@ -2,9 +2,17 @@
 // code, and how Ctrl-C stops a long run.
 //
 // Exit codes: 0 done; 1 the work failed (a model folder, a file, ffmpeg); 2 what was typed is wrong (an
-// unknown flag, a bad value: OptionsError); 130 stopped by Ctrl-C (128 + SIGINT, as shells report it).
+// unknown flag, a bad value: OptionsError); 128 + the signal when stopped by one, as shells report it:
+// 130 Ctrl-C (SIGINT), 143 SIGTERM (kill, a service manager, a CI timeout), 129 SIGHUP (the terminal
+// closed). All three stop a long run the same way: the frames made so far become a valid, shorter video.
+//
+// stdout and stderr may be pipes whose reader has gone (`vidrd generate ... 2>&1 | head -2`): writing to
+// them is best-effort (ignoreClosedPipes), so a closed pipe never costs the video being written.
 
 import { ModelFolderError, OptionsError } from "../app/index.js";
+import { isClosedPipeError, writeBestEffort } from "./pipes.js";
+
+export { ignoreClosedPipes, isClosedPipeError, writeBestEffort } from "./pipes.js";
 
 export interface CommandIO {
   readonly stdout: (text: string) => void;
@@ -14,14 +22,26 @@ export interface CommandIO {
 }
 
 export const processIO: CommandIO = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-  progress: process.stderr,
+  stdout: (t) => writeBestEffort(process.stdout, t),
+  stderr: (t) => writeBestEffort(process.stderr, t),
+  progress: {
+    write: (t: string) => writeBestEffort(process.stderr, t),
+    get isTTY() {
+      return process.stderr.isTTY;
+    },
+    get columns() {
+      return process.stderr.columns;
+    },
+  },
 };
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
+
+/** The signals that stop a long run, and their exit codes (128 + the signal number). */
+export const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+export type StopSignal = keyof typeof STOP_SIGNALS;
 
 /** A mistake in the command line itself (arguments missing or extra); answered with a pointer to --help. */
 export class UsageError extends Error {
@@ -35,9 +55,10 @@ function isParseArgsError(e: unknown): boolean {
 /**
  * Prints `e` as `vidrd <command>: ...` and returns the exit code. One line per problem: an OptionsError may
  * name several flags, one line each; any other error prints its first line only (ffmpeg's log tail and
- * stack traces are for VIDRD_DEBUG=1, which prints the stack too).
+ * stack traces are for VIDRD_DEBUG=1, which prints the stack too). `modelArgument` is how the command names
+ * its model folder, in ModelFolderError messages: "--model" (generate, extend) or "<model>" (info).
  */
-export function reportFailure(command: string, e: unknown, io: CommandIO): number {
+export function reportFailure(command: string, e: unknown, io: CommandIO, modelArgument = "--model"): number {
   const name = `vidrd ${command}`;
   if (e instanceof UsageError || isParseArgsError(e)) {
     io.stderr(`${name}: ${(e as Error).message}; see ${name} --help\n`);
@@ -48,37 +69,60 @@ export function reportFailure(command: string, e: unknown, io: CommandIO): numbe
     return EXIT_USAGE;
   }
   let message = (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
-  // the library speaks of "model <dir>"; on the command line that folder is what --model names
-  if (e instanceof ModelFolderError) message = message.startsWith("model ") ? `--${message}` : `--model: ${message}`;
+  // the library speaks of "model <dir>"; on the command line that folder is what --model names (or, for
+  // `vidrd info`, its <model> argument: `modelArgument`)
+  if (e instanceof ModelFolderError) message = message.startsWith("model ") ? `${modelArgument} ${message.slice("model ".length)}` : `${modelArgument}: ${message}`;
   io.stderr(`${name}: ${message}\n`);
   if (process.env.VIDRD_DEBUG && e instanceof Error && e.stack) io.stderr(`${e.stack}\n`);
   return EXIT_FAILED;
 }
 
 /**
- * Ctrl-C for a long run: the first aborts `signal` (the library then finishes the output with the frames
- * made so far: a valid, shorter video); the second quits at once (temporary outputs are removed by the
- * writer's exit hook, so nothing half-written is left). `dispose` restores the default handling.
+ * Ctrl-C (or SIGTERM, SIGHUP) for a long run: the first aborts `signal` (the library then finishes the
+ * output with the frames made so far: a valid, shorter video); a second stop signal quits at once (temporary
+ * outputs are removed by the writer's exit hook, so nothing half-written is left). `exitCode` is 128 + the
+ * first signal (130, 143, 129). `dispose` restores the default handling.
  */
-export function interruptible(command: string, notify: (line: string) => void): { signal: AbortSignal; readonly interrupted: boolean; dispose(): void } {
+export function interruptible(
+  command: string,
+  notify: (line: string) => void,
+): { signal: AbortSignal; readonly interrupted: boolean; readonly stoppedBy: StopSignal | null; readonly exitCode: number; dispose(): void } {
   const controller = new AbortController();
-  const onSigint = (): void => {
-    if (!controller.signal.aborted) {
-      notify(`vidrd ${command}: stopping after the current step, keeping the frames made so far (Ctrl-C again to quit now)`);
-      controller.abort();
-      return;
-    }
-    process.stderr.write(`\nvidrd ${command}: quit at once; no output was written\n`);
-    process.exit(EXIT_INTERRUPTED);
-  };
-  process.on("SIGINT", onSigint);
+  let stoppedBy: StopSignal | null = null;
+  const handlers = new Map<StopSignal, () => void>();
+  for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
+    const handler = (): void => {
+      if (!controller.signal.aborted) {
+        stoppedBy = name;
+        const again = name === "SIGINT" ? "Ctrl-C again to quit now" : `${name} again to quit now`;
+        const by = name === "SIGINT" ? "" : `${name}: `;
+        try {
+          notify(`vidrd ${command}: ${by}stopping after the current step, keeping the frames made so far (${again})`);
+        } catch (e) {
+          if (!isClosedPipeError(e)) throw e; // SIGHUP: the terminal may be gone
+        }
+        controller.abort();
+        return;
+      }
+      writeBestEffort(process.stderr, `\nvidrd ${command}: quit at once; no output was written\n`);
+      process.exit(STOP_SIGNALS[name]);
+    };
+    handlers.set(name, handler);
+    process.on(name, handler);
+  }
   return {
     signal: controller.signal,
     get interrupted() {
       return controller.signal.aborted;
     },
+    get stoppedBy() {
+      return stoppedBy;
+    },
+    get exitCode() {
+      return stoppedBy === null ? EXIT_INTERRUPTED : STOP_SIGNALS[stoppedBy];
+    },
     dispose: () => {
-      process.off("SIGINT", onSigint);
+      for (const [name, handler] of handlers) process.off(name, handler);
     },
   };
 }

@@ -25,7 +25,8 @@ Options (as for vidrd generate; see vidrd generate --help):
   --model DIR, --threads N, --device cpu|cuda, --dtype float32|float16, --config FILE, --json
   -h, --help              show this help
 
-Exit codes: 0 done, 1 failed, 2 a bad flag or value, 130 interrupted (the frames so far are kept).
+Exit codes: 0 done, 1 failed, 2 a bad flag or value, 130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by
+SIGHUP (the frames so far are kept).
 `;
 
 export async function runExtend(argv: readonly string[], io: CommandIO = processIO): Promise<number> {

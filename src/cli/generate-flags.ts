@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { OptionsError, flagName, generateSchema, resolveGenerateSettings, type GenerateSettings } from "../app/index.js";
+import { OptionsError, flagName, generateSchema, parseJsonText, resolveGenerateSettings, type GenerateSettings } from "../app/index.js";
 import { UsageError } from "./command.js";
 
 export type Field = keyof GenerateSettings;
@@ -118,7 +118,7 @@ export function readConfigFile(path: string, fields: readonly Field[]): Record<s
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonText(text); // a BOM is accepted; 1e400 is named, not read as Infinity
   } catch (e) {
     throw new OptionsError(`${where}: not valid JSON (${(e as Error).message})`);
   }

@@ -50,7 +50,8 @@ Model and runtime:
 
 Progress goes to stderr: a bar on a terminal, plain lines otherwise. Ctrl-C stops after the current step
 and keeps the frames made so far as a valid, shorter video (exit code 130); a second Ctrl-C quits at once.
-Exit codes: 0 done, 1 failed (model, files, ffmpeg), 2 a bad flag or value, 130 interrupted.
+SIGTERM and SIGHUP do the same (exit codes 143 and 129: 128 + the signal).
+Exit codes: 0 done, 1 failed (model, files, ffmpeg), 2 a bad flag or value, 130/143/129 interrupted.
 `;
 
 export async function runGenerate(argv: readonly string[], io: CommandIO = processIO): Promise<number> {

@@ -77,6 +77,6 @@ export async function runInfo(argv: readonly string[], io: CommandIO = processIO
     else io.stdout(info.kind === "model" ? folderText(info) : weightsText(info));
     return 0;
   } catch (e) {
-    return reportFailure("info", e, io);
+    return reportFailure("info", e, io, "<model>");
   }
 }

@@ -3,6 +3,10 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { ignoreClosedPipes } from "./pipes.js";
+
+// `vidrd generate ... | head -2`: a reader that goes away must not end the run (and lose the video)
+ignoreClosedPipes();
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 

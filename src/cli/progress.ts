@@ -5,6 +5,7 @@
 
 import type { GenerationProgress } from "../pipelines/index.js";
 import { formatDuration } from "./format.js";
+import { isClosedPipeError } from "./pipes.js";
 
 export interface ProgressStream {
   write(text: string): unknown;
@@ -33,6 +34,18 @@ export function progressBar(step: number, steps: number, width = BAR_WIDTH): str
   return `[${"#".repeat(done)}${"-".repeat(width - done)}]`;
 }
 
+/**
+ * Progress is best-effort: a stream whose reader is gone (`vidrd generate ... 2>&1 | head -2`: EPIPE) must
+ * not stop the run whose progress it shows. Such a write error is ignored; any other is thrown.
+ */
+function writeProgress(stream: ProgressStream, text: string): void {
+  try {
+    stream.write(text);
+  } catch (e) {
+    if (!isClosedPipeError(e)) throw e;
+  }
+}
+
 export class ProgressReporter {
   /** Whether a redrawn bar line is on screen (it must be cleared before any other line). */
   private barShown = false;
@@ -52,23 +65,23 @@ export class ProgressReporter {
       const eta = p.etaSeconds === undefined ? "" : `  ETA ${formatDuration(p.etaSeconds)}`;
       const line = `${where} ${progressBar(p.step, p.steps)} step ${p.step}/${p.steps}${eta}`;
       const columns = this.stream.columns || 80; // 0 or absent: a terminal of unknown width
-      this.stream.write(`\r\x1b[K${line.slice(0, Math.max(1, columns - 1))}`);
+      writeProgress(this.stream, `\r\x1b[K${line.slice(0, Math.max(1, columns - 1))}`);
       this.barShown = true;
       return;
     }
-    if (p.step === 1 || p.step === p.steps || p.step % PLAIN_EVERY === 0) this.stream.write(`${this.prefix}${progressText(p, phase)}\n`);
+    if (p.step === 1 || p.step === p.steps || p.step % PLAIN_EVERY === 0) writeProgress(this.stream, `${this.prefix}${progressText(p, phase)}\n`);
   }
 
   /** A line of its own (a warning, the interrupt notice), printed above the bar on a terminal. */
   note(line: string): void {
     this.clear();
-    this.stream.write(`${line}\n`);
+    writeProgress(this.stream, `${line}\n`);
   }
 
   /** Removes the bar, so what follows starts on a clean line. */
   clear(): void {
     if (!this.barShown) return;
-    this.stream.write("\r\x1b[K");
+    writeProgress(this.stream, "\r\x1b[K");
     this.barShown = false;
   }
 }

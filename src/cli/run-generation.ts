@@ -3,11 +3,23 @@
 // object with --json).
 
 import type { ExtendHooks, GenerateResult } from "../app/index.js";
-import { EXIT_INTERRUPTED, interruptible, type CommandIO } from "./command.js";
+import { NoFramesError } from "../media/index.js";
+import { interruptible, type CommandIO } from "./command.js";
 import { ProgressReporter } from "./progress.js";
 
+/** The writer's refusal to finish a video without frames (NoFramesError): what an interrupt before the first frame ends in. */
+export function isNoFramesError(e: unknown): boolean {
+  return e instanceof NoFramesError;
+}
+
+/** The abort itself, thrown before a writer was open to finish (nothing was written either). */
+function isAbort(e: unknown): boolean {
+  return e instanceof Error && (e.name === "AbortedError" || e.name === "AbortError");
+}
+
 /**
- * Runs `generate` with progress and Ctrl-C wired up; returns the exit code (0, or 130 when interrupted).
+ * Runs `generate` with progress and Ctrl-C (SIGTERM, SIGHUP) wired up; returns the exit code (0, or 128 + the
+ * signal when interrupted: 130, 143, 129).
  * Failures other than an interrupt are thrown for reportFailure.
  */
 export async function runGeneration<R extends GenerateResult>(
@@ -30,16 +42,17 @@ export async function runGeneration<R extends GenerateResult>(
     if (json) io.stdout(`${JSON.stringify(result)}\n`);
     if (!result.complete) {
       io.stderr(`vidrd ${command}: interrupted; wrote ${result.frames} frame${result.frames === 1 ? "" : "s"} to ${result.out} (a valid, shorter video)\n`);
-      return EXIT_INTERRUPTED;
+      return interrupt.exitCode;
     }
     if (!json) io.stdout(`${summary(result)}\n`);
     return 0;
   } catch (e) {
     reporter.clear();
-    // Stopped before any frame was written: the writer left nothing, and that is the whole story.
-    if (interrupt.interrupted) {
+    // Stopped before any frame was written: the writer left nothing, and that is the whole story. Any other
+    // failure after an interrupt (a full disk while finishing, a model error) is reported as itself.
+    if (interrupt.interrupted && (isNoFramesError(e) || isAbort(e))) {
       io.stderr(`vidrd ${command}: interrupted before the first frame was written; no output was left\n`);
-      return EXIT_INTERRUPTED;
+      return interrupt.exitCode;
     }
     throw e;
   } finally {

@@ -1,11 +1,21 @@
 // Output that appears whole or not at all. A writer works in a temporary file (or folder) beside the
 // target, in the same directory because rename is atomic only within one file system, and renames it
 // over the target when the video is complete. Aborts and errors remove the temporary; so does process
-// exit, for a writer its owner never got to close (an uncaught error in a CLI run).
+// exit, for a writer its owner never got to close (an uncaught error in a CLI run). A process killed
+// outright (SIGKILL, or a signal that skips exit hooks) leaves its temporary behind: the next writer of
+// the same output removes those of processes that are no longer alive (sweepStaleTemporaries).
+//
+// Temporary names are ".<name>.<pid>.<8 hex>.tmp<extension>", the name part cut so that the whole stays
+// within 255 bytes (the usual limit of a file name): any output name that is itself allowed works.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from "node:fs";
-import { randomUUID } from "node:crypto";
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
+
+/** The longest file name (in bytes) on the file systems vidrd runs on (ext4, xfs, btrfs, APFS, NTFS). */
+const NAME_MAX = 255;
+/** Digits reserved for the process id, whatever its actual length, so a name's cut never depends on it. */
+const PID_DIGITS = 10;
 
 const pendingTemporaries = new Set<string>();
 let exitHookInstalled = false;
@@ -24,6 +34,86 @@ function cannotWrite(target: string, e: NodeJS.ErrnoException): Error {
     e.code === "EROFS" ? `${dir} is on a read-only file system` :
     e.message;
   return new Error(`cannot write output ${target}: ${reason} (${e.code ?? "error"}); allowed: a path in an existing, writable folder`, { cause: e });
+}
+
+/** `name` cut to at most `maxBytes` bytes of UTF-8, never inside a character. */
+function truncateUtf8(name: string, maxBytes: number): string {
+  if (Buffer.byteLength(name) <= maxBytes) return name;
+  let out = "";
+  let bytes = 0;
+  for (const ch of name) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * The part of a temporary's name before the pid: "." + the target's name, cut so that
+ * ".<name>.<pid>.<8 hex>.tmp<extension>" stays within NAME_MAX bytes for any pid.
+ */
+function temporaryStem(targetName: string, extension: string): string {
+  const fixed = 1 + 1 + PID_DIGITS + 1 + 8 + ".tmp".length + Buffer.byteLength(extension);
+  return `.${truncateUtf8(targetName, Math.max(1, NAME_MAX - fixed))}.`;
+}
+
+/** The name of a new temporary for `target` (an absolute path), unique by pid and 32 random bits. */
+export function temporaryName(target: string, extension = ""): string {
+  return `${temporaryStem(basename(target), extension)}${process.pid}.${randomBytes(4).toString("hex")}.tmp${extension}`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Whether process `pid` exists; only a definite "no such process" (ESRCH) counts as gone. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Removes temporaries for `target` left by processes that no longer exist (killed before their exit hook
+ * ran): entries beside the target named as this module names them for the same output name and
+ * extension (also the full-UUID form of older versions and of src/io's writeFileAtomic), of the right
+ * kind, whose pid is not alive. This process's own and a live process's temporaries are never touched.
+ * Best effort: returns the paths removed.
+ */
+export function sweepStaleTemporaries(target: string, kind: "file" | "folder", extension = ""): string[] {
+  const abs = resolve(target);
+  const dir = dirname(abs);
+  const stem = temporaryStem(basename(abs), extension);
+  const rest = new RegExp(`^(\\d{1,${PID_DIGITS}})\\.[0-9a-f]{8}(?:-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?\\.tmp${escapeRegExp(extension)}$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(stem)) continue;
+    const match = rest.exec(name.slice(stem.length));
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+    const path = join(dir, name);
+    try {
+      const stat = lstatSync(path);
+      if (kind === "file" ? !stat.isFile() : !stat.isDirectory()) continue;
+      rmSync(path, { recursive: kind === "folder", force: true });
+      removed.push(path);
+    } catch {
+      // Gone meanwhile, or not ours to remove: leave it.
+    }
+  }
+  return removed;
 }
 
 export class PendingOutput {
@@ -47,9 +137,10 @@ export class PendingOutput {
     const abs = resolve(target);
     if (kind === "folder") checkFolderTarget(abs);
     else checkFileTarget(abs);
+    sweepStaleTemporaries(abs, kind, extension);
     // The random part only makes the name unique; the extension lets tools that look at names (and
     // people listing the folder) see what it is.
-    const temporary = join(dirname(abs), `.${basename(abs)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp${extension}`);
+    const temporary = join(dirname(abs), temporaryName(abs, extension));
     try {
       if (kind === "folder") mkdirSync(temporary);
       else closeSync(openSync(temporary, "wx"));

@@ -9,16 +9,38 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { FfmpegMissingError } from "./ffmpeg-locate.js";
 
-/** ffmpeg or ffprobe ran and failed; the message carries its exit status and the tail of its stderr. */
+/**
+ * ffmpeg or ffprobe ran and failed. The message's first line carries the cause, so that an error printed
+ * as one line still says what went wrong: "<what>: ffmpeg exited with status 1; its stderr ends with:
+ * <its last stderr line>". When the stderr tail has more lines, all of them follow, indented, on the next
+ * lines. (src/data/compose/report.ts cuts the message at "; its stderr ends with:" and appends the last
+ * stderr line itself: keep that separator.)
+ */
 export class FfmpegError extends Error {
   constructor(
     message: string,
     readonly exitCode: number | null,
     readonly stderrTail: string,
   ) {
-    super(stderrTail === "" ? message : `${message}; its stderr ends with:\n${stderrTail}`);
+    super(ffmpegErrorMessage(message, stderrTail));
     this.name = "FfmpegError";
   }
+}
+
+function ffmpegErrorMessage(message: string, stderrTail: string): string {
+  const lines = stderrTail.split("\n").map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
+  // ffmpeg's "    Last message repeated 2 times" is no cause: the line it refers to is.
+  const repeated = /^\s*Last message repeated \d+ times?$/;
+  let cause = lines.at(-1);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (!repeated.test(lines[i])) {
+      cause = lines[i];
+      break;
+    }
+  }
+  if (cause === undefined) return message;
+  const context = lines.length > 1 ? lines.map((l) => `\n  ${l}`).join("") : "";
+  return `${message}; its stderr ends with: ${cause.trim()}${context}`;
 }
 
 /** Keeps the last `limit` characters of a child's stderr: enough for its error, bounded for long runs. */
@@ -67,6 +89,14 @@ export interface SpawnedTool {
   ended: Promise<ChildEnd>;
   /** Set once `ended` has resolved. */
   readonly end: ChildEnd | null;
+  /**
+   * Calls `listener` once when the child ends (as `ended` resolves); returns the function that removes it.
+   * Unlike a `.then` on `ended`, which stays attached until the child exits, a removed listener is
+   * released at once: what a per-frame wait must use, or memory grows with the number of frames.
+   */
+  onEnd(listener: (end: ChildEnd) => void): () => void;
+  /** Listeners registered with onEnd and not yet removed or called (for tests). */
+  readonly endListeners: number;
 }
 
 /** Spawns `tool` detached with stderr collected; stdin and stdout as asked. */
@@ -88,11 +118,16 @@ export function spawnTool(tool: string, name: "ffmpeg" | "ffprobe", args: readon
   child.stdin?.on("error", () => {});
   child.stdout?.on("error", () => {});
   let end: ChildEnd | null = null;
+  const endListeners = new Set<(end: ChildEnd) => void>();
   const ended = new Promise<ChildEnd>((done) => {
     const finish = (e: ChildEnd): void => {
       liveChildren.delete(child);
-      end ??= e;
+      if (end !== null) return;
+      end = e;
       done(end);
+      const listeners = [...endListeners];
+      endListeners.clear();
+      for (const listener of listeners) listener(end);
     };
     child.on("error", (e: NodeJS.ErrnoException) => {
       const missing = e.code === "ENOENT" || e.code === "EACCES";
@@ -106,6 +141,20 @@ export function spawnTool(tool: string, name: "ffmpeg" | "ffprobe", args: readon
     ended,
     get end() {
       return end;
+    },
+    onEnd(listener) {
+      if (end !== null) {
+        const e = end;
+        queueMicrotask(() => listener(e));
+        return () => {};
+      }
+      endListeners.add(listener);
+      return () => {
+        endListeners.delete(listener);
+      };
+    },
+    get endListeners() {
+      return endListeners.size;
     },
   };
 }
@@ -138,9 +187,21 @@ export class FfmpegFeeder {
   async write(bytes: Uint8Array): Promise<void> {
     const stdin = this.spawned.child.stdin!;
     if (this.spawned.end !== null || stdin.destroyed) throw await this.failure();
-    const written = new Promise<boolean>((done) => stdin.write(bytes, (err) => done(!err)));
     // Either the pipe takes the bytes, or ffmpeg exits (then the write fails with EPIPE or never completes).
-    const ok = await Promise.race([written, this.spawned.ended.then(() => false)]);
+    // The exit is watched by a listener removed as soon as this write settles: a `.then` on the pending
+    // `ended` per frame (Promise.race) would stay attached until ffmpeg exits, about 0.5 KB a frame.
+    const ok = await new Promise<boolean>((done) => {
+      let settled = false;
+      let removeListener = (): void => {};
+      const settle = (value: boolean): void => {
+        if (settled) return;
+        settled = true;
+        removeListener();
+        done(value);
+      };
+      removeListener = this.spawned.onEnd(() => settle(false));
+      stdin.write(bytes, (err) => settle(!err));
+    });
     if (!ok) throw await this.failure();
   }
 

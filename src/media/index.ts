@@ -15,7 +15,7 @@ export {
   formatFromPath,
 } from "./formats.js";
 export { type VideoMetadata, metadataTags, sidecarPath, packageVersion } from "./metadata.js";
-export { VideoWriter, type VideoWriterOptions, type VideoWriteResult } from "./video-writer.js";
+export { VideoWriter, NoFramesError, type VideoWriterOptions, type VideoWriteResult } from "./video-writer.js";
 export { VideoReader, readVideoFrames, type VideoReadOptions } from "./video-reader.js";
 export { probeVideo, type VideoProbe, type ProbeOptions } from "./probe.js";
 export { readImage, writePng, encodePng, type ImageReadOptions } from "./image.js";

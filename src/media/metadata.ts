@@ -84,8 +84,8 @@ export function sidecarPath(output: string): string {
   return `${output.replace(/[/\\]+$/, "")}.json`;
 }
 
-/** Writes the sidecar atomically: the video facts plus the metadata, seed kept exact. */
-export function writeSidecar(path: string, video: SidecarVideo, metadata: VideoMetadata = {}): void {
+/** The sidecar's JSON text: the video facts plus the metadata, seed kept exact. */
+export function sidecarText(video: SidecarVideo, metadata: VideoMetadata = {}): string {
   const seed = metadata.seed;
   const body = {
     ...video,
@@ -98,6 +98,11 @@ export function writeSidecar(path: string, video: SidecarVideo, metadata: VideoM
     version: metadata.version ?? packageVersion(),
     extra: metadata.extra,
   };
-  const text = `${JSON.stringify(body, null, 2)}\n`;
+  return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+/** Writes the sidecar atomically on its own (a VideoWriter instead publishes it together with the video). */
+export function writeSidecar(path: string, video: SidecarVideo, metadata: VideoMetadata = {}): void {
+  const text = sidecarText(video, metadata);
   writeFileAtomic(path, (fd) => writeAll(fd, new TextEncoder().encode(text)));
 }

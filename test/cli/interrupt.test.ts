@@ -17,8 +17,8 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A child that installs the handler, then signals itself `count` times, 100 ms apart, and reports. */
-function run(count: number) {
-  const script = join(dir, `sigint-${count}.mts`);
+function run(count: number, signal = "SIGINT") {
+  const script = join(dir, `${signal}-${count}.mts`);
   const command = pathToFileURL(join(root, "src", "cli", "command.ts")).href;
   writeFileSync(
     script,
@@ -26,10 +26,10 @@ function run(count: number) {
 const run = interruptible("generate", (line) => process.stderr.write(line + "\\n"));
 run.signal.addEventListener("abort", () => process.stdout.write("aborted\\n"));
 for (let i = 0; i < ${count}; i++) {
-  process.kill(process.pid, "SIGINT");
+  process.kill(process.pid, ${JSON.stringify(signal)});
   await new Promise((r) => setTimeout(r, 100));
 }
-process.stdout.write(\`still running, interrupted: \${run.interrupted}\\n\`);
+process.stdout.write(\`still running, interrupted: \${run.interrupted}, exit code \${run.exitCode}\\n\`);
 run.dispose();
 `,
   );
@@ -39,7 +39,7 @@ run.dispose();
 test("the first Ctrl-C aborts the run and says how to quit at once; the process goes on", () => {
   const r = run(1);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, "aborted\nstill running, interrupted: true\n");
+  assert.equal(r.stdout, "aborted\nstill running, interrupted: true, exit code 130\n");
   assert.equal(r.stderr, "vidrd generate: stopping after the current step, keeping the frames made so far (Ctrl-C again to quit now)\n");
 });
 
@@ -48,4 +48,19 @@ test("a second Ctrl-C quits at once with exit code 130", () => {
   assert.equal(r.status, 130, r.stderr);
   assert.equal(r.stdout, "aborted\n");
   assert.match(r.stderr, /\nvidrd generate: quit at once; no output was written\n$/);
+});
+
+test("SIGTERM and SIGHUP stop a run as Ctrl-C does; the exit code is 128 + the signal (143, 129)", () => {
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const) {
+    const once = run(1, signal);
+    assert.equal(once.status, 0, once.stderr);
+    assert.equal(once.stdout, `aborted\nstill running, interrupted: true, exit code ${code}\n`);
+    assert.equal(once.stderr, `vidrd generate: ${signal}: stopping after the current step, keeping the frames made so far (${signal} again to quit now)\n`);
+    const twice = run(2, signal);
+    assert.equal(twice.status, code, twice.stderr);
+    assert.match(twice.stderr, /\nvidrd generate: quit at once; no output was written\n$/);
+  }
 });

@@ -55,3 +55,16 @@ test("bars, durations, bytes and counts", () => {
   assert.deepEqual([0, 1023, 1536, 4.5 * 1024 ** 2, 3 * 1024 ** 3].map(formatBytes), ["0 bytes", "1023 bytes", "1.50 KiB", "4.50 MiB", "3.00 GiB"]);
   assert.equal(formatCount(1109732), "1,109,732");
 });
+
+test("progress is best-effort: a closed pipe (EPIPE) on the stream is ignored, other errors are not", () => {
+  const epipe = Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
+  const closed = { isTTY: false, write: () => { throw epipe; } };
+  const reporter = new ProgressReporter(closed, "");
+  reporter.update(progress(0, 1));
+  reporter.note("a warning");
+  const tty = new ProgressReporter({ isTTY: true, columns: 60, write: () => { throw epipe; } }, "");
+  tty.update(progress(0, 1));
+  tty.clear();
+  const broken = new ProgressReporter({ isTTY: false, write: () => { throw new TypeError("a bug"); } }, "");
+  assert.throws(() => broken.update(progress(0, 1)), /a bug/);
+});
