@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 // Running the real `vidrd` command in tests, as test/cli/help.test.ts does: the CLI's source through tsx
 // (no build needed), in the repository root, against a tiny model folder and a private compile cache.
 
@@ -63,4 +64,15 @@ export function lines(text: string): string[] {
 /** Files in `dir` whose names start with a dot: the writers' temporaries (".out.mp4.<pid>.<id>.tmp.mp4"). */
 export function hiddenFiles(dir: string): string[] {
   return readdirSync(dir).filter((n) => n.startsWith("."));
+}
+
+/** Waits until a started run reports a clip past the first of `clips` ("clip 2/K"): clip 0 is written by then. */
+export async function untilPastFirstClip(run: ReturnType<typeof startVidrd>, clips: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const past = new RegExp(`^clip ([2-9]|\\d\\d+)/${clips}`, "m");
+  while (!past.test(run.stderrSoFar())) {
+    assert.ok(Date.now() < deadline, `no progress past clip 1: ${run.stderrSoFar()}`);
+    assert.equal(run.child.exitCode, null, `exited early: ${run.stderrSoFar()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

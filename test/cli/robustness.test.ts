@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { probeVideo } from "../../src/media/index.js";
-import { hiddenFiles, lines, root, startVidrd, tinyFlags, vidrd, workspace, type Workspace } from "./cli-harness.js";
+import { hiddenFiles, lines, root, startVidrd, tinyFlags, vidrd, workspace, type Workspace, untilPastFirstClip } from "./cli-harness.js";
 
 let ws: Workspace;
 before(() => {
@@ -54,12 +54,7 @@ for (const [signal, code] of [
     const out = join(ws.dir, `${signal}.mp4`);
     const clips = 60;
     const run = startVidrd(["generate", "a long walk", ...tinyFlags(ws), "--steps", "4", "--clips", String(clips), "--out", out], ws.env);
-    const deadline = Date.now() + 60_000;
-    while (!/^clip ([2-9]|\d\d+)\/60/m.test(run.stderrSoFar())) {
-      assert.ok(Date.now() < deadline, `no progress past clip 1: ${run.stderrSoFar()}`);
-      assert.equal(run.child.exitCode, null, `exited early: ${run.stderrSoFar()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilPastFirstClip(run, clips);
     run.child.kill(signal);
     const r = await run.done;
     assert.equal(r.status, code, r.stderr);
