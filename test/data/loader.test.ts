@@ -3,6 +3,7 @@
 
 import { before, after, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -142,3 +143,33 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   for await (const x of it) out.push(x);
   return out;
 }
+
+test("an epoch that would give no full batch is refused, not iterated as empty (a training loop would spin)", async () => {
+  // 3 clips, batches of 4, dropLast: zero batches per epoch
+  assert.throws(() => new ClipLoader({ datasets: clips, batchSize: 4 }), /^LoaderError: loader\.batchSize is 4 but an epoch draws 3 clip\(s\).*allowed: batchSize <= samplesPerEpoch, or dropLast false$/);
+  assert.throws(() => new ClipLoader({ datasets: clips, batchSize: 5, samplesPerEpoch: 4 }), /batchSize is 5 but an epoch draws 4/);
+  const partial = new ClipLoader({ datasets: clips, batchSize: 4, dropLast: false });
+  assert.equal(partial.batchesPerEpoch, 1);
+  const [only] = await collect(partial.batches(0));
+  assert.deepEqual(only.videos!.shape, [3, 3, 8, 32, 32]);
+});
+
+/** The decoders (ffmpeg, ffprobe) this process has running now. */
+function decoderChildren(): string[] {
+  const ps = spawnSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  return ps.stdout.split("\n").map((l) => l.trim()).filter((l) => /\b(ffmpeg|ffprobe)$/.test(l));
+}
+
+test("a consumer that stops early leaves no decoder running: the prefetch is stopped when the loop ends", async () => {
+  const loader = new ClipLoader({ datasets: [clips, stills], batchSize: 2, samplesPerEpoch: 40, concurrency: 2 });
+  for (let round = 0; round < 3; round++) {
+    let seen = 0;
+    for await (const batch of loader.batches(round)) {
+      assert.equal(batch.ids.length, 2);
+      if (++seen === 1) break;
+    }
+    assert.deepEqual(decoderChildren(), [], `round ${round}: decoders still running after the loop ended`);
+  }
+  // and the loader still works afterwards
+  assert.equal((await collect(new ClipLoader({ datasets: clips, batchSize: 3 }).batches(0))).length, 1);
+});

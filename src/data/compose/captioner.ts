@@ -130,10 +130,20 @@ class Limiter {
   }
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1): number {
+function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1, max?: number): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) throw new CaptionerError(`captioner.${name} is ${String(value)}; allowed: an integer >= ${min}`);
+  if (!Number.isInteger(v) || v < min || (max !== undefined && v > max)) {
+    throw new CaptionerError(`captioner.${name} is ${String(value)}; allowed: ${max === undefined ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`}`);
+  }
   return v;
+}
+
+/** The longest a timer waits (setTimeout fires at once beyond it). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** At most 200 characters of a body, on one line. */
+function excerptOf(text: string): string {
+  return text.replace(/\s+/g, " ").trim().slice(0, 200);
 }
 
 export class Captioner {
@@ -161,9 +171,9 @@ export class Captioner {
     this.concurrency = positiveInteger("concurrency", options.concurrency, 4);
     this.limiter = new Limiter(this.concurrency);
     this.retries = positiveInteger("maxRetries", options.maxRetries, 5, 0);
-    this.baseDelay = positiveInteger("baseDelayMs", options.baseDelayMs, 500, 0);
-    this.maxDelay = positiveInteger("maxDelayMs", options.maxDelayMs, 30_000, 0);
-    this.timeout = positiveInteger("timeoutMs", options.timeoutMs, 60_000);
+    this.baseDelay = positiveInteger("baseDelayMs", options.baseDelayMs, 500, 0, MAX_TIMER_MS);
+    this.maxDelay = positiveInteger("maxDelayMs", options.maxDelayMs, 30_000, 0, MAX_TIMER_MS);
+    this.timeout = positiveInteger("timeoutMs", options.timeoutMs, 60_000, 1, MAX_TIMER_MS);
     this.maxTokens = positiveInteger("maxTokens", options.maxTokens, 80);
     this.cache = options.cacheDir === null ? null : new CaptionCache(options.cacheDir);
   }
@@ -216,7 +226,7 @@ export class Captioner {
         const response = await fetch(this.endpoint, { method: "POST", headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
         const text = await response.text();
         if (response.ok) return this.captionFrom(text);
-        const excerpt = text.replace(/\s+/g, " ").slice(0, 200);
+        const excerpt = excerptOf(text);
         if (response.status === 401 || response.status === 403) {
           this.authFailure = new CaptionerAuthError(`captioning service ${this.endpoint} refused the credentials (HTTP ${response.status}${excerpt ? `: ${excerpt}` : ""}); check the API key`);
           throw this.authFailure;
@@ -244,10 +254,10 @@ export class Captioner {
     try {
       body = JSON.parse(text);
     } catch {
-      throw new CaptionerError(`captioning service ${this.endpoint} answered with non-JSON: ${text.slice(0, 120)}`);
+      throw new CaptionerError(`captioning service ${this.endpoint} answered with non-JSON: ${excerptOf(text) || "an empty body"}`);
     }
     const content = messageText(body);
-    if (content === null) throw new CaptionerError(`captioning service ${this.endpoint} answered without choices[0].message.content`);
+    if (content === null) throw new CaptionerError(`captioning service ${this.endpoint} answered without choices[0].message.content: ${excerptOf(text)}`);
     const caption = cleanCaption(content);
     if (caption === "") throw new CaptionerError(`captioning service ${this.endpoint} answered with an empty caption`);
     return caption;

@@ -165,6 +165,7 @@ export async function composeDataset(sources: readonly ComposeSource[], options:
   /** Clips this run has taken on: an input listed twice must not be written twice. */
   const claimed = new Set<string>();
   let fatal: unknown = null;
+  let reportFailure: ComposeError | null = null;
   let ordinal = 0;
   let index = 0;
 
@@ -289,9 +290,12 @@ export async function composeDataset(sources: readonly ComposeSource[], options:
       if (!(e instanceof InputFailure)) throw e;
       for (const plan of [...open.map((c) => c.plan), ...queue.slice(next)]) reject({ input, clip: plan.id, reason: e.message });
     } finally {
-      for (const clip of open) await clip.writer.abort();
-      // stops a decoder (ffmpeg) that still has frames nobody needs
-      await iterator.return?.();
+      try {
+        for (const clip of open) await clip.writer.abort().catch(() => {});
+      } finally {
+        // stops a decoder (ffmpeg) that still has frames nobody needs
+        await iterator.return?.();
+      }
     }
   };
 
@@ -339,11 +343,18 @@ export async function composeDataset(sources: readonly ComposeSource[], options:
     report.stopped = errorReason(e);
     throw e;
   } finally {
-    store.close();
-    if (captioner) report.captioner = { ...captioner.stats };
-    report.seconds = (performance.now() - began) / 1000;
-    writeFileAtomic(join(options.out, "report.json"), (fd) => writeAll(fd, Buffer.from(`${JSON.stringify(report, null, 2)}\n`)));
-    folder.release();
+    try {
+      store.close();
+      if (captioner) report.captioner = { ...captioner.stats };
+      report.seconds = (performance.now() - began) / 1000;
+      writeFileAtomic(join(options.out, "report.json"), (fd) => writeAll(fd, Buffer.from(`${JSON.stringify(report, null, 2)}\n`)));
+    } catch (e) {
+      // the run's own error, when it has one, is the one to tell; the lock is released either way
+      reportFailure = new ComposeError(`the run's report ${join(options.out, "report.json")} could not be written: ${errorReason(e)}; the clips in the manifest are complete`);
+    } finally {
+      folder.release();
+    }
   }
+  if (reportFailure !== null) throw reportFailure;
   return report;
 }

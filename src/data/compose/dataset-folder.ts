@@ -11,7 +11,7 @@
 // (a killed run) is taken over. Temporaries a killed run left (its writers' exit hooks never ran) are
 // removed once the lock is held.
 
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { writeAll, writeFileAtomic } from "../../io/atomic-file.js";
 
@@ -54,7 +54,13 @@ export function checkOutputSpec(spec: OutputSpec): OutputSpec {
 export function readDatasetInfo(dir: string): DatasetInfo | null {
   const path = join(dir, "dataset.json");
   if (!existsSync(path)) return null;
-  const info = JSON.parse(readFileSync(path, "utf8")) as DatasetInfo;
+  let info: DatasetInfo;
+  try {
+    info = JSON.parse(readFileSync(path, "utf8")) as DatasetInfo;
+  } catch (e) {
+    throw new DatasetFolderError(`${path} is not JSON (${(e as Error).message}); allowed: the dataset.json a vidrd data run wrote`);
+  }
+  if (info === null || typeof info !== "object") throw new DatasetFolderError(`${path} holds ${JSON.stringify(info)}; allowed: the dataset.json a vidrd data run wrote`);
   if (info.format !== DATASET_FORMAT) throw new DatasetFolderError(`${path}: format is ${JSON.stringify(info.format)}; allowed: "${DATASET_FORMAT}"`);
   return info;
 }
@@ -72,14 +78,20 @@ function processAlive(pid: number): boolean {
 const TEMPORARY = /^\..+\.\d+\.[0-9a-f-]+\.tmp(\.[a-z0-9]+)?$/;
 
 function removeTemporaries(dir: string): void {
-  if (!existsSync(dir)) return;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return;
   for (const name of readdirSync(dir)) if (TEMPORARY.test(name)) rmSync(join(dir, name), { recursive: true, force: true });
 }
+
+/** Folders this process holds the lock of (a lock with our own pid is otherwise taken as a stale one). */
+const held = new Set<string>();
 
 export class DatasetFolder {
   private released = false;
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly key: string,
+  ) {}
 
   /**
    * Creates (or reopens) `dir` for writing clips of `spec`, holding its lock. A folder made for another
@@ -89,7 +101,9 @@ export class DatasetFolder {
     checkOutputSpec(spec);
     if (existsSync(dir) && !statSync(dir).isDirectory()) throw new DatasetFolderError(`output ${dir} is a file; allowed: a new or existing dataset folder`);
     mkdirSync(dir, { recursive: true });
+    const key = realpathSync(dir);
     const lock = join(dir, ".lock");
+    if (held.has(key)) throw new DatasetFolderError(`output ${dir} is being written by another run in this process (see ${lock}); wait for it or choose another folder`);
     for (let attempt = 0; ; attempt++) {
       try {
         const fd = openSync(lock, "wx");
@@ -105,7 +119,8 @@ export class DatasetFolder {
         unlinkSync(lock); // left by a run that was killed
       }
     }
-    const folder = new DatasetFolder(dir);
+    held.add(key);
+    const folder = new DatasetFolder(dir, key);
     try {
       const info = readDatasetInfo(dir);
       if (info !== null) {
@@ -122,6 +137,8 @@ export class DatasetFolder {
       removeTemporaries(join(dir, ".plans"));
       const clips = join(dir, "clips");
       if (existsSync(clips)) for (const shard of readdirSync(clips)) removeTemporaries(join(clips, shard));
+      const cache = join(dir, CAPTION_CACHE_FOLDER);
+      if (existsSync(cache)) for (const sub of readdirSync(cache)) removeTemporaries(join(cache, sub));
     } catch (e) {
       folder.release();
       throw e;
@@ -137,5 +154,6 @@ export class DatasetFolder {
     if (this.released) return;
     this.released = true;
     rmSync(join(this.dir, ".lock"), { force: true });
+    held.delete(this.key);
   }
 }

@@ -31,14 +31,20 @@ export class CaptionsFileError extends Error {
   override name = "CaptionsFileError";
 }
 
-/** RFC 4180 records with the line each starts on. */
-export function parseCsv(text: string): { fields: string[]; line: number }[] {
-  const records: { fields: string[]; line: number }[] = [];
+/**
+ * RFC 4180 records with the line each starts on. Spaces before an opening quote are dropped (", "a, b"" is
+ * common in hand-made files). A quote never closed is a record with a problem, and parsing goes on from the
+ * line after the one it opened on: it must not swallow the rest of the file.
+ */
+export function parseCsv(text: string, firstLine = 1): { fields: string[]; line: number; problem?: string }[] {
+  const records: { fields: string[]; line: number; problem?: string }[] = [];
   let fields: string[] = [];
   let field = "";
   let quoted = false;
-  let line = 1;
-  let start = 1;
+  let line = firstLine;
+  let start = firstLine;
+  let quoteLine = firstLine;
+  let quoteAt = 0;
   let any = false; // whether the current record has content (blank lines are no records)
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
@@ -53,9 +59,12 @@ export function parseCsv(text: string): { fields: string[]; line: number }[] {
       }
       continue;
     }
-    if (c === '"' && field === "") {
+    if (c === '"' && field.trim() === "") {
       quoted = true;
+      field = "";
       any = true;
+      quoteLine = line;
+      quoteAt = i;
     } else if (c === ",") {
       fields.push(field);
       field = "";
@@ -72,6 +81,12 @@ export function parseCsv(text: string): { fields: string[]; line: number }[] {
       field += c;
       any = true;
     }
+  }
+  if (quoted) {
+    records.push({ fields: [...fields], line: start, problem: `unterminated quote: the field opened on line ${quoteLine} has no closing '"'; allowed: "..." with quotes inside doubled ("")` });
+    const next = text.indexOf("\n", quoteAt);
+    if (next >= 0) records.push(...parseCsv(text.slice(next + 1), quoteLine + 1));
+    return records;
   }
   if (any || field !== "") records.push({ fields: [...fields, field], line: start });
   return records;
@@ -95,9 +110,10 @@ export function readCaptionsFile(path: string): CaptionsFile {
   if (format === ".csv") {
     const records = parseCsv(text);
     if (records.length > 0 && records[0].fields.map((f) => f.trim().toLowerCase()).join(",") === "path,caption") records.shift();
-    for (const { fields, line } of records) {
-      const [file, ...rest] = fields;
-      if (file.trim() === "") problems.push({ line, reason: "no image path in the first field" });
+    for (const { fields, line, problem } of records) {
+      const [file = "", ...rest] = fields;
+      if (problem !== undefined) problems.push({ line, reason: problem });
+      else if (file.trim() === "") problems.push({ line, reason: "no image path in the first field" });
       else if (rest.length === 0) problems.push({ line, reason: `no caption: one field, expected path,caption` });
       else images.push({ path: file.trim(), caption: rest.join(",").trim(), line });
     }

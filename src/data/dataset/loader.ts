@@ -61,6 +61,11 @@ export interface ClipBatch {
   latents?: Tensor;
 }
 
+/** Set when the consumer of batches() stopped: decoding still under way gives up. */
+interface StopFlag {
+  stopped: boolean;
+}
+
 export class LoaderError extends Error {
   override name = "LoaderError";
 }
@@ -84,17 +89,28 @@ export function stackRows(rows: readonly Tensor[], what: (i: number) => string):
   return new Tensor(first.dtype, data as never, [rows.length, ...shape]);
 }
 
-/** At most `limit` of `tasks` running at once; results in order. */
+/**
+ * At most `limit` of `tasks` running at once; results in order. A failure stops taking new items and is
+ * thrown once the running tasks have ended (none is left decoding behind the caller's back).
+ */
 async function mapLimited<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failed = false;
+  let failure: unknown;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      results[i] = await task(items[i]);
+      try {
+        results[i] = await task(items[i]);
+      } catch (e) {
+        if (!failed) failure = e;
+        failed = true;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failure;
   return results;
 }
 
@@ -122,6 +138,10 @@ export class ClipLoader {
     this.concurrency = integerOption("concurrency", options.concurrency, 2, 1);
     this.shuffle = options.shuffle ?? true;
     this.dropLast = options.dropLast ?? true;
+    // an epoch without a batch would make a training loop spin over empty epochs
+    if (this.dropLast && this.batchSize > this.samplesPerEpoch) {
+      throw new LoaderError(`loader.batchSize is ${this.batchSize} but an epoch draws ${this.samplesPerEpoch} clip(s) (samplesPerEpoch${options.samplesPerEpoch === undefined ? ", by default every clip once" : ""}), so no batch is full; allowed: batchSize <= samplesPerEpoch, or dropLast false`);
+    }
     const latents = options.latents;
     this.caches = latents === undefined ? null : this.datasets.map((d) => new LatentCache(latents.dir ?? join(d.dir, ".latents"), latents.encoder.fingerprint));
   }
@@ -147,14 +167,22 @@ export class ClipLoader {
   async *batches(epoch = 0): AsyncGenerator<ClipBatch> {
     const order = this.order(epoch);
     const count = this.batchesPerEpoch;
-    const load = (b: number): Promise<ClipBatch> => this.batch(epoch, b, order.slice(b * this.batchSize, (b + 1) * this.batchSize));
+    const stop: StopFlag = { stopped: false };
+    const load = (b: number): Promise<ClipBatch> => this.batch(epoch, b, order.slice(b * this.batchSize, (b + 1) * this.batchSize), stop);
     let ahead = count > 0 ? load(0) : null;
-    for (let b = 0; b < count; b++) {
-      const current = await ahead!;
-      ahead = b + 1 < count ? load(b + 1) : null;
-      // a prefetch that fails after the caller stopped must not be an unhandled rejection
-      ahead?.catch(() => {});
-      yield current;
+    try {
+      for (let b = 0; b < count; b++) {
+        const current = await ahead!;
+        ahead = b + 1 < count ? load(b + 1) : null;
+        // a prefetch that fails after the caller stopped must not be an unhandled rejection
+        ahead?.catch(() => {});
+        yield current;
+      }
+    } finally {
+      // the caller stopped early (break, throw): end the prefetch's decoders (ffmpeg) now, not when
+      // they have read clips nobody will use
+      stop.stopped = true;
+      await ahead?.catch(() => {});
     }
   }
 
@@ -162,26 +190,32 @@ export class ClipLoader {
     return this.datasets[d.source].entries[d.index];
   }
 
-  private async decode(d: DrawnClip): Promise<Tensor<"float32">> {
+  private async decode(d: DrawnClip, stop: StopFlag): Promise<Tensor<"float32">> {
     const entry = this.entry(d);
     const path = join(this.datasets[d.source].dir, entry.path);
     const frames: RgbFrame[] = [];
+    if (stop.stopped) throw new LoaderError("stopped: the batches' consumer left");
     try {
-      for await (const f of readVideoFrames(path, { maxFrames: this.frames })) frames.push(f);
+      for await (const f of readVideoFrames(path, { maxFrames: this.frames })) {
+        // leaving the loop stops the reader's ffmpeg
+        if (stop.stopped) throw new LoaderError("stopped: the batches' consumer left");
+        frames.push(f);
+      }
     } catch (e) {
+      if (stop.stopped) throw e;
       throw new LoaderError(`clip ${entry.id} (${path}): ${(e as Error).message.split("\n")[0]}`);
     }
     if (frames.length < this.frames) throw new LoaderError(`clip ${entry.id} (${path}) has ${frames.length} frames; the loader takes ${this.frames}`);
     return framesToTensor(frames); // [1, 3, N, H, W]
   }
 
-  private async batch(epoch: number, index: number, drawn: readonly DrawnClip[]): Promise<ClipBatch> {
+  private async batch(epoch: number, index: number, drawn: readonly DrawnClip[], stop: StopFlag = { stopped: false }): Promise<ClipBatch> {
     const entries = drawn.map((d) => this.entry(d));
     const batch: ClipBatch = { epoch, index, ids: entries.map((e) => e.id), captions: entries.map((e) => e.caption), sources: drawn.map((d) => d.source) };
     const name = (i: number): string => `clip ${entries[i].id}`;
     const latents = this.options.latents;
     if (latents === undefined || this.caches === null) {
-      batch.videos = stackRows(await mapLimited(drawn, this.concurrency, (d) => this.decode(d)), name) as Tensor<"float32">;
+      batch.videos = stackRows(await mapLimited(drawn, this.concurrency, (d) => this.decode(d, stop)), name) as Tensor<"float32">;
       return batch;
     }
     const caches = this.caches;
@@ -189,7 +223,7 @@ export class ClipLoader {
     const missing = rows.flatMap((r, i) => (r === null ? [i] : []));
     const needVideos = latents.videos === true ? drawn.map((_, i) => i) : missing;
     const videos = new Map<number, Tensor<"float32">>();
-    const decoded = await mapLimited(needVideos, this.concurrency, (i) => this.decode(drawn[i]));
+    const decoded = await mapLimited(needVideos, this.concurrency, (i) => this.decode(drawn[i], stop));
     needVideos.forEach((i, k) => videos.set(i, decoded[k]));
     if (missing.length > 0) {
       const input = stackRows(missing.map((i) => videos.get(i)!), (k) => name(missing[k])) as Tensor<"float32">;
