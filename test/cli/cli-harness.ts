@@ -40,9 +40,19 @@ export interface Run {
   stderr: string;
 }
 
-export function vidrd(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Run {
-  const r = spawnSync(process.execPath, [...entry, ...args], { cwd: root, encoding: "utf8", env });
+export function vidrd(args: readonly string[], env: NodeJS.ProcessEnv = process.env, as?: { uid: number; gid: number }): Run {
+  const r = spawnSync(process.execPath, [...entry, ...args], { cwd: root, encoding: "utf8", env, ...as });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Root may write anywhere, so permission cases run the CLI as user nobody (65534) when the tests run as
+ * root; null when that user cannot run the checkout (e.g. it sits under a folder only root may enter).
+ */
+export function unprivilegedUser(): { uid: number; gid: number } | null {
+  const nobody = { uid: 65534, gid: 65534 };
+  const probe = spawnSync(process.execPath, [...entry, "--version"], { cwd: root, encoding: "utf8", ...nobody });
+  return probe.status === 0 ? nobody : null;
 }
 
 /** Starts vidrd without waiting; `done` resolves with the exit code and everything it wrote. */

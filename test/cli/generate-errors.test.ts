@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { chmodSync, cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { hiddenFiles, lines, tinyFlags, vidrd, workspace, type Workspace } from "./cli-harness.js";
+import { hiddenFiles, lines, tinyFlags, unprivilegedUser, vidrd, workspace, type Workspace } from "./cli-harness.js";
 
 let ws: Workspace;
 let outDir: string;
@@ -73,15 +73,21 @@ test("every bad value: non-zero exit, one stderr line naming the flag and what i
   }
 });
 
-test("an output folder without write permission", { skip: process.getuid?.() === 0 ? "root may write anywhere" : false }, () => {
+// As root the command runs as user nobody, for whom the folder is read-only as for anyone else.
+const asRoot = process.getuid?.() === 0;
+const runAs = asRoot ? unprivilegedUser() : undefined;
+
+test("an output folder without write permission", { skip: runAs === null ? "running as root, and user nobody cannot run this checkout" : false }, () => {
   const locked = join(ws.dir, "locked");
   mkdirSync(locked);
   chmodSync(locked, 0o555);
+  chmodSync(ws.dir, 0o755); // mkdtemp makes it 0700: nobody must be able to reach "locked"
   try {
-    const r = vidrd(["generate", "x", ...tinyFlags(ws), "--out", join(locked, "v.mp4")], ws.env);
-    assert.equal(r.status, 2);
+    const r = vidrd(["generate", "x", ...tinyFlags(ws), "--out", join(locked, "v.mp4")], ws.env, runAs ?? undefined);
+    assert.equal(r.status, 2, r.stderr);
     assert.deepEqual(lines(r.stderr).length, 1, r.stderr);
     assert.match(r.stderr, /--out .*v\.mp4: folder .*locked is not writable/);
+    assert.equal(existsSync(join(locked, "v.mp4")), false);
   } finally {
     chmodSync(locked, 0o755);
   }
