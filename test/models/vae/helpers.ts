@@ -2,6 +2,7 @@
 // graphs' names, golden tensors) and an error measure relative to the output's scale.
 
 import assert from "node:assert/strict";
+import { errorAndScale } from "../relative-error.js";
 import { fileURLToPath } from "node:url";
 import { SafetensorsFile } from "../../../src/io/index.js";
 import { type VaeConfig, vaeConfigFromJson, vaeKeyFromCheckpoint } from "../../../src/models/vae/index.js";
@@ -46,16 +47,7 @@ export function get(map: Map<string, Tensor>, name: string): Tensor {
 /** max |ours - reference| and max |reference|; fails when the first exceeds `tolerance` times the second. */
 export function assertCloseToScale(ours: Tensor, reference: Tensor, tolerance: number, label: string): string {
   assert.deepEqual(ours.shape, reference.shape, `${label}: shape`);
-  const a = ours.data as Float32Array;
-  const r = reference.data as Float32Array;
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < r.length; i++) {
-    const d = Math.abs(a[i]! - r[i]!);
-    if (Number.isNaN(d)) worst = Infinity;
-    else if (d > worst) worst = d;
-    scale = Math.max(scale, Math.abs(r[i]!));
-  }
+  const { worst, scale } = errorAndScale(ours, reference);
   const report = `${label}: max abs error ${worst.toExponential(2)}, output scale ${scale.toFixed(3)}`;
   assert.ok(worst <= tolerance * scale, report);
   return report;
