@@ -171,8 +171,11 @@ export function resolveGenerateSettings(raw: Record<string, unknown>, source = "
   return s;
 }
 
-/** Options that only some strategies take: giving one to another strategy is a mistake worth naming. */
-const STRATEGY_FIELDS: Readonly<Record<string, readonly StrategyName[]>> = {
+/**
+ * Options that only some strategies take (giving one to another strategy is a mistake worth naming); the
+ * ones a strategy takes are what it is handed (strategyOptions in generate.ts).
+ */
+export const STRATEGY_FIELDS: Readonly<Record<string, readonly StrategyName[]>> = {
   mode: ["vidrd"],
   overlap: ["vidrd"],
   noiseRecycle: ["vidrd"],

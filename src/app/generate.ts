@@ -31,7 +31,7 @@ import {
 import { SeededNoise } from "../tensor/seeded-noise.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { TemporalDecoderMode } from "../models/vae/index.js";
-import { OptionsError, parseSize, type GenerateSettings } from "./generate-options.js";
+import { OptionsError, STRATEGY_FIELDS, parseSize, type GenerateSettings } from "./generate-options.js";
 import { embeddedModelDir } from "./embedded-model.js";
 import { VideoModel } from "./video-model.js";
 import { parseJsonText } from "./json-file.js";
@@ -129,18 +129,11 @@ function clipGeometry(settings: GenerateSettings, clipFrames: number, continuing
 
 /** The strategy's own options from the settings (only those given: the strategy applies its defaults). */
 export function strategyOptions(settings: GenerateSettings): Record<string, unknown> {
-  const pick = (fields: readonly (keyof GenerateSettings)[]) => Object.fromEntries(fields.filter((f) => settings[f] !== undefined).map((f) => [f, settings[f]]));
-  switch (settings.strategy) {
-    case "vidrd":
-      return pick(["overlap", "noiseRecycle", "stagedGuidance", "mode"]);
-    case "gen-l-video":
-    case "freenoise":
-      return pick(["stride"]);
-    case "fifo":
-      return pick(["partitions", "lookahead"]);
-    default:
-      return {};
-  }
+  return Object.fromEntries(
+    Object.entries(STRATEGY_FIELDS)
+      .filter(([field, strategies]) => strategies.includes(settings.strategy) && settings[field as keyof GenerateSettings] !== undefined)
+      .map(([field]) => [field, settings[field as keyof GenerateSettings]]),
+  );
 }
 
 /** Messages from the library name options in camelCase ("noiseRecycle is ..."); the CLI speaks in flags. */
