@@ -31,7 +31,7 @@ import {
 import { SeededNoise } from "../tensor/seeded-noise.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { TemporalDecoderMode } from "../models/vae/index.js";
-import { OptionsError, STRATEGY_FIELDS, parseSize, type GenerateSettings } from "./generate-options.js";
+import { OptionsError, STRATEGY_FIELDS, flagName, parseSize, type GenerateSettings } from "./generate-options.js";
 import { embeddedModelDir } from "./embedded-model.js";
 import { VideoModel } from "./video-model.js";
 import { parseJsonText } from "./json-file.js";
@@ -140,7 +140,7 @@ export function strategyOptions(settings: GenerateSettings): Record<string, unkn
 export function asFlagMessage(message: string): string {
   return message
     .replace(/^scheduler\.steps\b/, "--steps") // fifo's "scheduler.steps is N; fifo allows ..."
-    .replace(/^(overlap|noiseRecycle|stagedGuidance|mode|stride|partitions|lookahead|frames|clips|steps|window)\b/, (m) => `--${m.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    .replace(/^(overlap|noiseRecycle|stagedGuidance|mode|stride|partitions|lookahead|frames|clips|steps|window)\b/, flagName);
 }
 
 export interface PreparedGeneration {
